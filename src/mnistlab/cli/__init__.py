@@ -1,0 +1,1 @@
+"""The ``mnistlab`` command line, one module per subcommand group."""

@@ -1,0 +1,44 @@
+"""``mnistlab``: the command line. This file only registers the subcommands and dispatches.
+
+Every subcommand module has ``register(subparsers)`` that adds its parser with a
+``handler(args) -> int``; handlers parse nothing themselves and call one API function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mnistlab import __version__
+from mnistlab.cli import data, models, recipes, runs, train
+from mnistlab.errors import MnistlabError
+
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mnistlab",
+        description="Train, reproduce and compare the classic Keras MNIST notebooks' models.",
+    )
+    parser.add_argument("--version", action="version", version=f"mnistlab {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (data, models, train, runs, recipes):
+        module.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except MnistlabError as exc:
+        print(f"mnistlab: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("mnistlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Options shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        help="folder with the dataset files (DIR/<name>/ or DIR/); default: $MNISTLAB_DATA_DIR, then the cache, then download",
+    )
+
+
+def add_device(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=default, help="where to compute (default: %(default)s)")
+
+
+def print_table(rows: list[list[str]], headers: list[str]) -> None:
+    """Print left-aligned columns."""
+    table = [headers, *rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
+    for row in table:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())

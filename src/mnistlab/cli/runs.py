@@ -1,0 +1,48 @@
+"""``mnistlab evaluate RUN`` and ``mnistlab runs``."""
+
+from __future__ import annotations
+
+import argparse
+
+from mnistlab.cli.options import add_data_dir, add_device, print_table
+from mnistlab.experiment import evaluate
+from mnistlab.runs.store import list_runs
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("evaluate", help="reload a saved run and evaluate it on its test set")
+    parser.add_argument("run", help="a run folder")
+    add_data_dir(parser)
+    add_device(parser)
+    parser.set_defaults(handler=evaluate_run)
+    listing = commands.add_parser("runs", help="list saved runs with their key numbers")
+    listing.add_argument("--dir", default="runs", help="folder holding run folders (default: %(default)s)")
+    listing.set_defaults(handler=show_runs)
+
+
+def evaluate_run(args: argparse.Namespace) -> int:
+    result = evaluate(args.run, data_dir=args.data_dir, device=args.device)
+    print(f"Test accuracy: {result['test_accuracy']:.4f} - test loss: {result['test_loss']:.4f} ({result['test']} images)")
+    return 0
+
+
+def show_runs(args: argparse.Namespace) -> int:
+    found = list_runs(args.dir)
+    if not found:
+        print(f"no runs under {args.dir}; train one with `mnistlab train`")
+        return 0
+    rows = [
+        [
+            str(path),
+            m["dataset"]["name"],
+            f"{m['test_accuracy']:.4f}",
+            f"{m['test_loss']:.4f}",
+            f"{m['params']:,}",
+            str(m["epochs_run"]),
+            f"{m['seconds']:.1f}",
+            m["status"],
+        ]
+        for path, m in found
+    ]
+    print_table(rows, ["run", "dataset", "test acc", "test loss", "params", "epochs", "seconds", "status"])
+    return 0

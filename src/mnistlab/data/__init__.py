@@ -1,0 +1,7 @@
+"""Datasets: built-in (MNIST, Fashion-MNIST, digits) and a user's own files."""
+
+from mnistlab.data.dataset import Dataset
+from mnistlab.data.loaders import load_dataset
+from mnistlab.data.preprocess import Tensors, to_tensors
+
+__all__ = ["Dataset", "Tensors", "load_dataset", "to_tensors"]

@@ -1,0 +1,131 @@
+"""The whole workflow of a notebook as two calls: ``train`` a config into a run folder, ``evaluate`` a run."""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mnistlab import __version__
+from mnistlab.config import TrainConfig
+from mnistlab.data.dataset import Dataset
+from mnistlab.data.loaders import load_dataset
+from mnistlab.data.preprocess import prepare_images, to_tensors
+from mnistlab.device import resolve_device, seed_everything
+from mnistlab.errors import MnistlabError
+from mnistlab.models.summary import count_params
+from mnistlab.models.zoo import build_model, input_shape_for
+from mnistlab.runs.store import Run, load_run, new_run_dir, save_run
+from mnistlab.training.interrupt import graceful_interrupt
+from mnistlab.training.loop import evaluate_tensors, fit
+from mnistlab.training.optimizers import make_optimizer
+from mnistlab.training.progress import Progress
+
+
+def _sliced(dataset: Dataset, limit: int | None) -> Dataset:
+    if limit is None or limit >= len(dataset.x_train):
+        return dataset
+    return Dataset(
+        dataset.name, dataset.x_train[:limit], dataset.y_train[:limit], dataset.x_test, dataset.y_test,
+        dataset.class_names, dataset.max_value, dataset.source,
+    )
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo where there is one, else the platform's word for it."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict:
+    return {"mnistlab": __version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def train(
+    config: TrainConfig,
+    data_dir: str | Path | None = None,
+    out: str | Path | None = None,
+    runs_dir: str | Path = "runs",
+    progress: Progress | None = None,
+    dataset: Dataset | None = None,
+) -> Run:
+    """Train ``config`` and save the run folder (``out``, or a new folder under ``runs_dir``).
+
+    Examples
+    --------
+    >>> run = train(TrainConfig(dataset="digits", model="mlp-128-64-32", optimizer="adam", epochs=1))
+    >>> sorted(run.metrics)[:3]
+    ['best_epoch', 'dataset', 'device']
+    """
+    progress = progress or Progress()
+    device = resolve_device(config.device)
+    dataset = _sliced(dataset or load_dataset(config.dataset, data_dir, show_progress=True), config.limit)
+    seed_everything(config.seed)
+    network = build_model(config.model, dataset.image_shape, dataset.num_classes).to(device)
+    data = to_tensors(dataset, network.flat_input, config.validation, config.seed, device)
+    optimizer = make_optimizer(config.optimizer, network.parameters(), config.lr)
+    stopper = config.stopper()
+    if stopper is not None and stopper.monitor.startswith("val_") and data.x_val is None:
+        raise MnistlabError(f"early stopping monitors {stopper.monitor} but validation is 'none'; set validation")
+    progress.message(
+        f"Training {config.name}: {config.model if isinstance(config.model, str) else 'custom model'} "
+        f"on {dataset.name} ({len(data.x_train)} images) with {config.optimizer}, {config.epochs} epochs, device {device}"
+    )
+    start = time.perf_counter()
+    with graceful_interrupt() as stop:
+        result = fit(
+            network, data, optimizer, config.epochs, config.batch_size,
+            augmentation=config.augmentation(), image_shape=dataset.image_shape,
+            early_stopping=stopper, progress=progress, stop=stop,
+        )
+    seconds = time.perf_counter() - start
+    train_loss, train_accuracy = evaluate_tensors(network, data.x_train, data.y_train)
+    test_loss, test_accuracy = evaluate_tensors(network, data.x_test, data.y_test)
+    params = count_params(network)
+    metrics = {
+        "status": result.status,
+        "train_loss": train_loss,
+        "train_accuracy": train_accuracy,
+        "test_loss": test_loss,
+        "test_accuracy": test_accuracy,
+        "epochs_run": len(result.history),
+        "best_epoch": result.best_epoch,
+        "restored_best_weights": result.restored_best,
+        "params": params.total,
+        "trainable_params": params.trainable,
+        "seconds": seconds,
+        "seconds_per_epoch": seconds / max(len(result.history), 1),
+        "device": str(device),
+        "dataset": {"name": dataset.name, "train": len(data.x_train), "test": len(data.x_test)},
+        "versions": versions(),
+    }
+    path = Path(out) if out is not None else new_run_dir(runs_dir, config.name)
+    save_run(path, config, network.cpu(), result.history, metrics, dataset.class_names)
+    progress.message(f"Test accuracy: {test_accuracy:.4f} - test loss: {test_loss:.4f} - run saved to {path}")
+    return load_run(path)
+
+
+def evaluate(run: Run | str | Path, data_dir: str | Path | None = None, dataset: Dataset | None = None, device: str = "auto") -> dict:
+    """Reload a run's test set and compute its loss and accuracy: ``{"test_loss", "test_accuracy", "test"}``."""
+    run = run if isinstance(run, Run) else load_run(run)
+    dataset = dataset or load_dataset(run.config.dataset, data_dir)
+    expected = input_shape_for(run.network.specs, dataset.image_shape)
+    if expected != run.network.input_shape or dataset.num_classes != run.network.num_classes:
+        raise MnistlabError(
+            f"{dataset.name} ({dataset.image_shape[0]}x{dataset.image_shape[1]}, {dataset.num_classes} classes) does not fit "
+            f"the run's model (input {run.network.input_shape}, {run.network.num_classes} classes); evaluate on its own dataset"
+        )
+    target = resolve_device(device)
+    network = run.network.to(target)
+    x = prepare_images(dataset.x_test, dataset.max_value, network.flat_input, target)
+    y = torch.from_numpy(dataset.y_test).to(target)
+    loss, accuracy = evaluate_tensors(network, x, y)
+    return {"test_loss": loss, "test_accuracy": accuracy, "test": len(y)}

@@ -1,0 +1,129 @@
+"""Keras-style layer specs (plain dicts, as written in a recipe) → PyTorch modules.
+
+A model is a list of layer specs plus an input shape, e.g.::
+
+    [{"type": "conv2d", "filters": 32, "kernel_size": 3, "activation": "relu"},
+     {"type": "maxpool2d", "pool_size": 2},
+     {"type": "flatten"},
+     {"type": "dense", "units": 10, "activation": "softmax"}]
+
+Keras semantics so results compare with the notebooks: Glorot-uniform kernels, zero
+biases, batch norm with momentum 0.99 and epsilon 1e-3. A final ``softmax`` is folded
+into the loss: the network outputs logits and ``predict_proba`` applies the softmax.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mnistlab.errors import MnistlabError
+
+ACTIVATIONS = {
+    "linear": nn.Identity,
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "elu": nn.ELU,
+    "softmax": nn.Identity,  # only allowed last: the softmax lives in the loss / predict_proba
+}
+
+# Allowed keys of each layer type and their defaults; anything else is an error.
+LAYER_PARAMS: dict[str, dict[str, object]] = {
+    "dense": {"units": None, "activation": "linear"},
+    "conv2d": {"filters": None, "kernel_size": 3, "padding": "valid", "activation": "linear"},
+    "maxpool2d": {"pool_size": 2},
+    "flatten": {},
+    "dropout": {"rate": None},
+    "batchnorm": {},
+    "activation": {"activation": None},
+}
+
+KERAS_BN_MOMENTUM = 0.01  # torch's momentum = 1 - Keras's 0.99
+KERAS_BN_EPSILON = 1e-3
+
+
+@dataclass(frozen=True)
+class BuiltLayer:
+    """One spec layer: its Keras-style name, its module and its output shape (without batch)."""
+
+    name: str
+    module: nn.Module
+    output_shape: tuple[int, ...]
+
+
+def normalize_spec(spec: dict, index: int) -> dict:
+    """Fill defaults and reject unknown types, unknown keys and missing values."""
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise MnistlabError(f"layer {index} must be a table with a 'type', got {spec!r}")
+    kind = spec["type"]
+    if kind not in LAYER_PARAMS:
+        raise MnistlabError(f"layer {index}: unknown type '{kind}'; choose one of {', '.join(LAYER_PARAMS)}")
+    allowed = LAYER_PARAMS[kind]
+    unknown = sorted(set(spec) - set(allowed) - {"type"})
+    if unknown:
+        raise MnistlabError(
+            f"layer {index} ({kind}): unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed) or 'none'}"
+        )
+    full = {"type": kind, **allowed, **{k: v for k, v in spec.items() if k != "type"}}
+    missing = [k for k, v in full.items() if v is None]
+    if missing:
+        raise MnistlabError(f"layer {index} ({kind}): missing {', '.join(missing)}")
+    if "activation" in full and full["activation"] not in ACTIVATIONS:
+        raise MnistlabError(
+            f"layer {index} ({kind}): unknown activation '{full['activation']}'; choose one of {', '.join(ACTIVATIONS)}"
+        )
+    if "rate" in full and not 0 <= float(full["rate"]) < 1:
+        raise MnistlabError(f"layer {index} (dropout): rate must lie in [0, 1), got {full['rate']}")
+    return full
+
+
+def _with_activation(core: nn.Module, activation: str) -> nn.Module:
+    return core if activation in ("linear", "softmax") else nn.Sequential(core, ACTIVATIONS[activation]())
+
+
+def _glorot_zero(module: nn.Module) -> None:
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d)):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+
+def build_layer(spec: dict, shape: tuple[int, ...], index: int) -> tuple[nn.Module, tuple[int, ...]]:
+    """The module for one normalized spec and its output shape, given its input shape."""
+    kind = spec["type"]
+    where = f"layer {index} ({kind})"
+    if kind == "dense":
+        if len(shape) != 1:
+            raise MnistlabError(f"{where} needs flat input but gets {shape}; add {{type = 'flatten'}} before it")
+        module = _with_activation(nn.Linear(shape[0], int(spec["units"])), spec["activation"])
+        out = (int(spec["units"]),)
+    elif kind in ("conv2d", "maxpool2d") and len(shape) != 3:
+        raise MnistlabError(f"{where} needs image input (channels, height, width) but gets {shape}")
+    elif kind == "conv2d":
+        k, padding = int(spec["kernel_size"]), spec["padding"]
+        if padding not in ("valid", "same"):
+            raise MnistlabError(f"{where}: padding must be 'valid' or 'same', got '{padding}'")
+        conv = nn.Conv2d(shape[0], int(spec["filters"]), k, padding=padding)
+        module = _with_activation(conv, spec["activation"])
+        side = (lambda n: n) if padding == "same" else (lambda n: n - k + 1)
+        out = (int(spec["filters"]), side(shape[1]), side(shape[2]))
+    elif kind == "maxpool2d":
+        p = int(spec["pool_size"])
+        module, out = nn.MaxPool2d(p), (shape[0], shape[1] // p, shape[2] // p)
+    elif kind == "flatten":
+        module, out = nn.Flatten(), (math.prod(shape),)
+    elif kind == "dropout":
+        module, out = nn.Dropout(float(spec["rate"])), shape
+    elif kind == "batchnorm":
+        norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
+        module, out = norm(shape[0], eps=KERAS_BN_EPSILON, momentum=KERAS_BN_MOMENTUM), shape
+    else:  # activation
+        module, out = _with_activation(nn.Identity(), spec["activation"]), shape
+    if min(out) <= 0:
+        raise MnistlabError(f"{where}: the image is too small for this layer (input {shape}, output {out})")
+    _glorot_zero(module)
+    return module, out

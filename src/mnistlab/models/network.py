@@ -1,0 +1,75 @@
+"""``Network``: a sequential PyTorch model built from layer specs that can rebuild itself."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import torch
+from torch import nn
+
+from mnistlab.errors import MnistlabError
+from mnistlab.models.layers import BuiltLayer, build_layer, normalize_spec
+
+
+class Network(nn.Module):
+    """A stack of spec layers; outputs logits (a final softmax is applied by ``predict_proba``).
+
+    ``architecture`` (input shape + normalized layer specs) is plain JSON-able data, enough
+    to rebuild the same network without any recipe or Python code.
+    """
+
+    def __init__(self, layers: list[dict], input_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        if not layers:
+            raise MnistlabError("a model needs at least one layer")
+        specs = [normalize_spec(spec, i) for i, spec in enumerate(layers)]
+        for i, spec in enumerate(specs[:-1]):
+            if spec.get("activation") == "softmax":
+                raise MnistlabError(f"layer {i} ({spec['type']}): softmax is only allowed on the last layer")
+        last = specs[-1]
+        if last["type"] != "dense" or last["activation"] not in ("softmax", "linear"):
+            raise MnistlabError("the last layer must be a dense layer with activation 'softmax' (one unit per class)")
+        self.input_shape = tuple(int(n) for n in input_shape)
+        self.specs = specs
+        self.built: list[BuiltLayer] = []
+        counts: Counter[str] = Counter()
+        shape = self.input_shape
+        for i, spec in enumerate(specs):
+            module, shape = build_layer(spec, shape, i)
+            kind = spec["type"]
+            name = kind if counts[kind] == 0 else f"{kind}_{counts[kind]}"
+            counts[kind] += 1
+            self.built.append(BuiltLayer(name, module, shape))
+        self.layers = nn.ModuleList(layer.module for layer in self.built)
+
+    @property
+    def num_classes(self) -> int:
+        return self.built[-1].output_shape[0]
+
+    @property
+    def flat_input(self) -> bool:
+        """Whether the network takes flattened images (its first layer is dense)."""
+        return len(self.input_shape) == 1
+
+    @property
+    def architecture(self) -> dict:
+        return {"input_shape": list(self.input_shape), "layers": self.specs}
+
+    @classmethod
+    def from_architecture(cls, architecture: dict) -> "Network":
+        return cls(architecture["layers"], tuple(architecture["input_shape"]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, *input_shape) -> (B, classes) logits
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    @torch.inference_mode()
+    def predict_proba(self, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+        """Class probabilities (softmax), computed in eval mode in large batches."""
+        was_training = self.training
+        self.eval()
+        try:
+            return torch.cat([torch.softmax(self(x[i : i + batch_size]), dim=1) for i in range(0, len(x), batch_size)])
+        finally:
+            self.train(was_training)

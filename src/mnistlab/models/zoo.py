@@ -1,0 +1,121 @@
+"""The notebooks' models by name, as layer specs, with the parameter counts their Keras summaries show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mnistlab.errors import MnistlabError
+from mnistlab.models.network import Network
+
+
+def dense(units: int, activation: str = "linear") -> dict:
+    return {"type": "dense", "units": units, "activation": activation}
+
+
+def conv(filters: int, activation: str = "linear") -> dict:
+    return {"type": "conv2d", "filters": filters, "kernel_size": 3, "activation": activation}
+
+
+POOL = {"type": "maxpool2d", "pool_size": 2}
+FLATTEN = {"type": "flatten"}
+BN = {"type": "batchnorm"}
+RELU = {"type": "activation", "activation": "relu"}
+SOFTMAX_10 = dense(10, "softmax")
+
+
+def dropout(rate: float) -> dict:
+    return {"type": "dropout", "rate": rate}
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    """A named model: its layers and where it comes from (the last layer is sized per dataset)."""
+
+    name: str
+    description: str
+    layers: list[dict]
+
+
+ZOO: dict[str, ZooModel] = {
+    m.name: m
+    for m in (
+        ZooModel("mlp-64-tanh", "64 tanh -> 10 softmax (notebook 1)", [dense(64, "tanh"), SOFTMAX_10]),
+        ZooModel("mlp-64-32-tanh", "64-32 tanh MLP (notebook 1)", [dense(64, "tanh"), dense(32, "tanh"), SOFTMAX_10]),
+        ZooModel("mlp-64-32-relu", "64-32 relu MLP (notebook 1)", [dense(64, "relu"), dense(32, "relu"), SOFTMAX_10]),
+        ZooModel("mlp-512", "512 relu MLP (notebook 2, Deep Learning with Python 2.1)", [dense(512, "relu"), SOFTMAX_10]),
+        ZooModel(
+            "cnn",
+            "conv32-pool-conv64-pool-conv64-dense64 CNN (notebook 2, Deep Learning with Python 5.1)",
+            [conv(32, "relu"), POOL, conv(64, "relu"), POOL, conv(64, "relu"), FLATTEN, dense(64, "relu"), SOFTMAX_10],
+        ),
+        ZooModel("mlp-512-512", "512-512 relu MLP (notebook 3)", [dense(512, "relu"), dense(512, "relu"), SOFTMAX_10]),
+        ZooModel(
+            "mlp-512-512-dropout",
+            "512-512 relu MLP with dropout 0.2 after each hidden layer (notebooks 3 and 4)",
+            [dense(512, "relu"), dropout(0.2), dense(512, "relu"), dropout(0.2), SOFTMAX_10],
+        ),
+        ZooModel(
+            "cnn-bn",
+            "batch-norm CNN: (conv-bn-relu)x2, pool, (conv-bn-relu)x2, pool, dense512-bn-relu-dropout (notebook 4)",
+            [
+                conv(32), BN, RELU, conv(32), BN, RELU, POOL,
+                conv(64), BN, RELU, conv(64), BN, RELU, POOL,
+                FLATTEN, dense(512), BN, RELU, dropout(0.2), SOFTMAX_10,
+            ],
+        ),
+        ZooModel(
+            "mlp-128-64-32",
+            "dense128 (linear) -> 64 relu -> 32 relu -> 10 (notebook 5, Fashion-MNIST and digits)",
+            [dense(128), dense(64, "relu"), dense(32, "relu"), SOFTMAX_10],
+        ),
+        ZooModel(
+            "mlp-128-64-32-dropout",
+            "the notebook 5 MLP with dropout 0.1 after each hidden layer",
+            [dense(128), dropout(0.1), dense(64, "relu"), dropout(0.1), dense(32, "relu"), dropout(0.1), SOFTMAX_10],
+        ),
+    )
+}
+
+
+def zoo_model(name: str) -> ZooModel:
+    try:
+        return ZOO[name]
+    except KeyError:
+        raise MnistlabError(f"unknown model '{name}'; choose one of {', '.join(ZOO)} (see `mnistlab models`)") from None
+
+
+def input_shape_for(layers: list[dict], image_shape: tuple[int, int], channels: int = 1) -> tuple[int, ...]:
+    """Flat input for a network whose first layer is dense, (C, H, W) otherwise."""
+    h, w = image_shape
+    return (channels * h * w,) if layers and layers[0].get("type") == "dense" else (channels, h, w)
+
+
+def with_classes(layers: list[dict], num_classes: int) -> list[dict]:
+    """The layers with the final dense layer sized to ``num_classes``."""
+    *body, last = layers
+    return [*body, {**last, "units": num_classes}]
+
+
+def build_model(
+    model: str | list[dict],
+    image_shape: tuple[int, int] = (28, 28),
+    num_classes: int = 10,
+) -> Network:
+    """A fresh network: a zoo name or a list of layer specs, sized for the images and classes.
+
+    Examples
+    --------
+    >>> net = build_model("cnn")
+    >>> sum(p.numel() for p in net.parameters())
+    93322
+    """
+    if isinstance(model, str):
+        layers = with_classes(zoo_model(model).layers, num_classes)
+    else:
+        layers = list(model)
+        units = layers[-1].get("units") if layers and isinstance(layers[-1], dict) else None
+        if units is not None and units != num_classes:
+            raise MnistlabError(
+                f"the last layer has {units} units but the dataset has {num_classes} classes; make them equal"
+            )
+    return Network(layers, input_shape_for(layers, image_shape))

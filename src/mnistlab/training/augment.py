@@ -1,0 +1,52 @@
+"""On-the-fly augmentation as one batched affine warp (no per-image Python).
+
+Matches Keras's ``ImageDataGenerator(rotation_range, width_shift_range, height_shift_range,
+shear_range, zoom_range)`` as the batch-norm notebook uses it: for every image, a random
+rotation (degrees), shift (fraction of the side), shear (degrees) and independent x/y zoom
+in [1 - zoom, 1 + zoom]; edges are filled with the nearest pixel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Ranges of the random affine transform; the notebook's values are the defaults."""
+
+    rotation: float = 8.0  # degrees, uniform in [-rotation, rotation]
+    shift: float = 0.08  # fraction of width/height
+    shear: float = 0.3  # degrees
+    zoom: float = 0.08  # scale uniform in [1 - zoom, 1 + zoom], x and y independently
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def matrices(self, n: int, device: torch.device) -> torch.Tensor:
+        """(n, 2, 3) affine matrices mapping output to input coordinates (normalized [-1, 1])."""
+
+        def uniform(bound: float) -> torch.Tensor:
+            return (torch.rand(n, device=device) * 2 - 1) * bound
+
+        theta = uniform(math.radians(self.rotation))
+        shear = uniform(math.radians(self.shear))
+        zx, zy = 1 + uniform(self.zoom), 1 + uniform(self.zoom)
+        tx, ty = uniform(2 * self.shift), uniform(2 * self.shift)  # a side spans 2 in normalized coords
+        cos, sin = torch.cos(theta), torch.sin(theta)
+        # rotation @ shear @ zoom, written out per entry
+        a = cos * zx
+        b = (-sin * torch.cos(shear) - cos * torch.sin(shear)) * zy
+        c = sin * zx
+        d = (cos * torch.cos(shear) - sin * torch.sin(shear)) * zy
+        return torch.stack([torch.stack([a, b, tx], 1), torch.stack([c, d, ty], 1)], 1)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """Warp a batch (N, C, H, W) with a fresh random transform per image."""
+        theta = self.matrices(len(images), images.device).to(images.dtype)
+        grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+        return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
