@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -81,11 +82,18 @@ def load_csv(path: str | Path, seed: int = 0) -> Dataset:
             f"{path}: {len(header) - 1} pixel columns is not a square image; expected 784 (28x28)"
         )
     try:
-        table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # an empty table is reported below
+            table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
     except ValueError as exc:
         raise MnistlabError(f"{path}: {exc}; every row needs {len(header)} numeric values") from None
     if len(table) == 0:
         raise MnistlabError(f"{path} has a header but no rows")
+    if table.shape[1] != len(header):
+        raise MnistlabError(
+            f"{path}: rows have {table.shape[1]} values but the header has {len(header)} columns; "
+            f"every row needs {len(header)} numeric values"
+        )
     if np.any(table != np.round(table)) or table.min() < 0:
         raise MnistlabError(f"{path}: labels and pixels must be non-negative integers")
     label_col = header.index("label")

@@ -1,0 +1,89 @@
+"""The command line: every subcommand as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnistlab.cli.main import main
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_installed_entry_point() -> None:
+    result = subprocess.run([sys.executable, "-m", "mnistlab", "--version"], capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("mnistlab ")
+
+
+def test_data_list(capsys) -> None:
+    code, out, _ = run_cli(capsys, "data", "list")
+    assert code == 0 and {"mnist", "fashion-mnist", "digits"} <= {line.split()[0] for line in out.splitlines()}
+
+
+def test_data_info_counts(capsys, data_dir: Path) -> None:
+    code, out, _ = run_cli(capsys, "data", "info", "mnist")
+    assert code == 0 and "train: 60000 images, test: 10000 images, 28x28" in out
+    assert "5923" in out and "1135" in out
+
+
+def test_data_fetch_prints_local_paths(capsys, tiny_mnist_dir: Path) -> None:
+    code, out, _ = run_cli(capsys, "data", "fetch", "mnist", "--data-dir", str(tiny_mnist_dir))
+    assert code == 0 and len(out.splitlines()) == 4 and str(tiny_mnist_dir) in out
+
+
+def test_models_lists_counts(capsys) -> None:
+    code, out, _ = run_cli(capsys, "models")
+    assert code == 0 and "93,322" in out and "669,706" in out
+
+
+def test_train_evaluate_runs(capsys, tmp_path: Path, tiny_mnist_dir: Path) -> None:
+    out_dir = tmp_path / "cli-run"
+    code, out, _ = run_cli(
+        capsys, "train", "--model", "cnn", "--epochs", "2", "--batch-size", "32",
+        "--data-dir", str(tiny_mnist_dir), "--out", str(out_dir), "--name", "tiny",
+    )
+    assert code == 0
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "val_accuracy" in out
+    assert f"run saved to {out_dir}" in out
+    code, out, _ = run_cli(capsys, "evaluate", str(out_dir), "--data-dir", str(tiny_mnist_dir))
+    assert code == 0 and out.startswith("Test accuracy: ") and "(100 images)" in out
+    code, out, _ = run_cli(capsys, "runs", "--dir", str(tmp_path))
+    assert code == 0 and str(out_dir) in out and "mnist" in out
+
+
+def test_train_recipe_with_overrides(capsys, tmp_path: Path) -> None:
+    code, out, _ = run_cli(capsys, "train", "nb5-digits-mlp", "--epochs", "2", "--quiet", "--runs-dir", str(tmp_path))
+    assert code == 0 and out.startswith("Test accuracy: ")
+    (run_dir,) = tmp_path.iterdir()
+    assert run_dir.name.endswith("-nb5-digits-mlp")
+    code, out, _ = run_cli(capsys, "train", "--config", str(run_dir / "config.json"), "--quiet", "--out", str(tmp_path / "replay"))
+    assert code == 0 and (tmp_path / "replay" / "model.safetensors").is_file()
+
+
+def test_train_bad_input_is_one_line(capsys) -> None:
+    for args in (["train", "no-such-recipe"], ["train", "--model", "resnet", "--dataset", "digits"], ["train", "--validation", "2"]):
+        code, out, err = run_cli(capsys, *args)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("mnistlab: error: ")
+
+
+def test_recipes_list_the_notebooks(capsys) -> None:
+    code, out, _ = run_cli(capsys, "recipes")
+    assert code == 0
+    names = {line.split()[0] for line in out.splitlines()[1:]}
+    assert {"nb1-mlp-64-tanh", "nb2-cnn", "nb4-cnn-bn-augmented", "nb5-fashion-mlp-dropout", "nb5-digits-mlp"} <= names
+
+
+def test_reproduce_writes_table(capsys, tmp_path: Path) -> None:
+    table = tmp_path / "reproduction.md"
+    code, out, _ = run_cli(capsys, "reproduce", "nb5-digits-mlp", "--table", str(table), "--runs-dir", str(tmp_path / "runs"))
+    text = table.read_text()
+    assert "| nb5-digits-mlp | 0.9700 |" in text and "18,986" in text
+    assert code == 0 and "nb5-digits-mlp" in out and (tmp_path / "runs" / "nb5-digits-mlp" / "metrics.json").is_file()
+    assert table.with_suffix(".json").is_file()

@@ -1,0 +1,97 @@
+"""The notebook zoo: parameter counts exactly as the notebooks' Keras summaries, and layer specs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mnistlab import MnistlabError, build_model, count_params, summary
+from mnistlab.cli.main import main
+from mnistlab.models.zoo import ZOO
+
+EXPECTED_PARAMS = {
+    "mlp-64-tanh": 50_890,
+    "mlp-64-32-tanh": 52_650,
+    "mlp-64-32-relu": 52_650,
+    "mlp-512": 407_050,
+    "cnn": 93_322,
+    "mlp-512-512": 669_706,
+    "mlp-512-512-dropout": 669_706,
+    "cnn-bn": 597_738,
+    "mlp-128-64-32": 111_146,
+    "mlp-128-64-32-dropout": 111_146,
+}
+
+
+def test_zoo_is_the_expected_list() -> None:
+    assert set(ZOO) == set(EXPECTED_PARAMS)
+
+
+@pytest.mark.parametrize(("name", "params"), EXPECTED_PARAMS.items())
+def test_parameter_counts(name: str, params: int) -> None:
+    assert count_params(build_model(name)).total == params
+
+
+def test_batch_norm_moving_statistics_are_non_trainable() -> None:
+    counts = count_params(build_model("cnn-bn"))
+    # moving mean + variance of 32+32+64+64+512 channels
+    assert counts.non_trainable == 2 * (32 + 32 + 64 + 64 + 512) == 1_408
+    assert counts.trainable == 597_738 - 1_408
+
+
+def test_keras_initialization() -> None:
+    net = build_model("mlp-512")
+    linear = net.layers[0][0]
+    bound = (6 / (784 + 512)) ** 0.5
+    assert torch.all(linear.bias == 0)
+    assert linear.weight.abs().max() <= bound and linear.weight.abs().max() > 0.9 * bound
+
+
+def test_summary_text() -> None:
+    text = summary(build_model("cnn"), name="cnn")
+    assert "conv2d (Conv2D)" in text and "(None, 64, 3, 3)" in text
+    assert "Total params: 93,322" in text and "Non-trainable params: 0" in text
+
+
+def test_summary_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary", "cnn-bn"]) == 0
+    out = capsys.readouterr().out
+    assert "Total params: 597,738" in out and "Non-trainable params: 1,408" in out
+
+
+def test_digits_input_size() -> None:
+    assert count_params(build_model("mlp-128-64-32", image_shape=(8, 8))).total == 18_986
+
+
+def test_custom_layers_in_python() -> None:
+    layers = [
+        {"type": "conv2d", "filters": 8, "kernel_size": 3, "activation": "relu"},
+        {"type": "maxpool2d"},
+        {"type": "flatten"},
+        {"type": "dense", "units": 3, "activation": "softmax"},
+    ]
+    net = build_model(layers, num_classes=3)
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 3)
+    assert count_params(net).total == 8 * 9 + 8 + 13 * 13 * 8 * 3 + 3
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        ([{"type": "lstm"}], "unknown type 'lstm'"),
+        ([{"type": "dense", "units": 10, "activation": "softmax", "size": 3}], "unknown key"),
+        ([{"type": "dense"}], "missing units"),
+        ([{"type": "conv2d", "filters": 4}, {"type": "dense", "units": 10, "activation": "softmax"}], "add {type = 'flatten'}"),
+        ([{"type": "dense", "units": 5, "activation": "softmax"}, {"type": "dense", "units": 10}], "softmax is only allowed on the last layer"),
+        ([{"type": "dense", "units": 7, "activation": "softmax"}], "7 units but the dataset has 10 classes"),
+        ([{"type": "dense", "units": 10, "activation": "swish"}], "unknown activation"),
+    ],
+)
+def test_bad_layer_specs(layers: list[dict], message: str) -> None:
+    with pytest.raises(MnistlabError, match=message):
+        build_model(layers)
+
+
+def test_unknown_model_name() -> None:
+    with pytest.raises(MnistlabError, match="unknown model 'resnet'"):
+        build_model("resnet")

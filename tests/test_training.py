@@ -1,0 +1,142 @@
+"""Training: learning on a slice, determinism, early stopping, augmentation, interruption, optimizers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnistlab import MnistlabError, TrainConfig, load_dataset, train
+from mnistlab.training.augment import Augmentation
+from mnistlab.training.interrupt import StopFlag
+from mnistlab.training.loop import fit
+from mnistlab.training.optimizers import make_optimizer
+from mnistlab.training.progress import Progress
+from mnistlab.data.preprocess import to_tensors
+from mnistlab.device import resolve_device
+from mnistlab.models.zoo import build_model
+
+QUIET = Progress(quiet=True)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def digits_config(**overrides) -> TrainConfig:
+    values = {"name": "t", "dataset": "digits", "model": "mlp-128-64-32", "optimizer": "adam", "batch_size": 32, "epochs": 3}
+    return TrainConfig(**{**values, **overrides})
+
+
+def test_short_training_learns(tmp_path: Path, digits) -> None:
+    run = train(digits_config(), out=tmp_path / "run", progress=QUIET, dataset=digits)
+    assert run.metrics["test_accuracy"] > 0.85  # chance is 0.10
+    assert [row["epoch"] for row in run.history] == [1, 2, 3]
+    assert run.history[-1]["loss"] < run.history[0]["loss"]
+    assert run.metrics["status"] == "completed" and run.metrics["params"] == 18_986
+
+
+def test_cnn_one_epoch_on_an_mnist_slice(tmp_path: Path, data_dir: Path) -> None:
+    config = TrainConfig(name="cnn", model="cnn", epochs=1, limit=2000, batch_size=64)
+    run = train(config, out=tmp_path / "run", progress=QUIET)
+    assert run.metrics["dataset"] == {"name": "mnist", "train": 2000, "test": 10000}
+    assert run.metrics["test_accuracy"] > 0.6
+
+
+def test_same_seed_same_history(tmp_path: Path, digits) -> None:
+    def history(seed: int, folder: str) -> list[tuple]:
+        config = digits_config(seed=seed, model="mlp-128-64-32-dropout", epochs=2)
+        run = train(config, out=tmp_path / folder, progress=QUIET, dataset=digits)
+        return [(r["loss"], r["accuracy"], r["val_loss"], r["val_accuracy"]) for r in run.history]
+
+    assert history(7, "a") == history(7, "b")
+    assert history(7, "a") != history(8, "c")
+
+
+def test_early_stopping_restores_best_epoch(tmp_path: Path, digits) -> None:
+    # A learning rate this high makes validation loss rise quickly after its best epoch.
+    config = digits_config(
+        epochs=30, lr=0.01, validation=0.2,
+        early_stopping={"monitor": "val_loss", "patience": 2, "restore_best_weights": True},
+    )
+    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=digits)
+    best = run.metrics["best_epoch"]
+    assert run.metrics["status"] == "early_stopped"
+    assert run.metrics["epochs_run"] == best + 2
+    assert run.history[best - 1]["val_loss"] == min(r["val_loss"] for r in run.history)
+    assert run.metrics["restored_best_weights"] is True
+    # the saved model is the best epoch's: its validation loss matches that epoch's row
+    net = run.network
+    data = to_tensors(digits, flat=True, validation=0.2, seed=config.seed)
+    with torch.inference_mode():
+        val_loss = torch.nn.functional.cross_entropy(net(data.x_val), data.y_val).item()
+    assert val_loss == pytest.approx(run.history[best - 1]["val_loss"], rel=1e-4)
+
+
+def test_early_stopping_needs_validation(digits) -> None:
+    config = digits_config(validation="none", early_stopping={"monitor": "val_loss", "patience": 1})
+    with pytest.raises(MnistlabError, match="validation is 'none'"):
+        train(config, progress=QUIET, dataset=digits)
+
+
+def test_interrupt_stops_after_current_batch(digits) -> None:
+    net = build_model("mlp-128-64-32", image_shape=(8, 8))
+    data = to_tensors(digits, flat=True)
+    stop = StopFlag()
+    stop.requested = True
+    result = fit(net, data, make_optimizer("adam", net.parameters()), epochs=5, batch_size=32, stop=stop)
+    assert result.status == "interrupted" and len(result.history) == 1
+
+
+def test_augmentation_moves_pixels_but_keeps_shape() -> None:
+    torch.manual_seed(0)
+    images = torch.zeros(16, 1, 28, 28)
+    images[:, :, 10:18, 12:16] = 1.0
+    warped = Augmentation()(images)
+    assert warped.shape == images.shape
+    assert not torch.allclose(warped, images)
+    assert warped.sum(dim=(1, 2, 3)).sub(images.sum(dim=(1, 2, 3))).abs().max() < 16  # ink is moved, not lost
+    identity = Augmentation(rotation=0, shift=0, shear=0, zoom=0)(images)
+    assert torch.allclose(identity, images, atol=1e-5)
+
+
+def test_training_with_augmentation_runs(tmp_path: Path, data_dir: Path) -> None:
+    config = TrainConfig(name="aug", model="cnn", epochs=1, limit=256, augment={}, optimizer="adam", batch_size=128)
+    run = train(config, out=tmp_path / "run", progress=QUIET)
+    assert run.config.augment == {} and run.metrics["epochs_run"] == 1
+
+
+def test_keras_optimizer_defaults() -> None:
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    assert make_optimizer("sgd", params).defaults["lr"] == 0.01
+    rms = make_optimizer("rmsprop", params).defaults
+    assert (rms["lr"], rms["alpha"], rms["eps"]) == (0.001, 0.9, 1e-7)
+    adam = make_optimizer("adam", params, lr=0.005).defaults
+    assert (adam["lr"], adam["betas"], adam["eps"]) == (0.005, (0.9, 0.999), 1e-7)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"optimizer": "adagrad"}, "unknown optimizer"),
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"validation": "half"}, "validation must be"),
+        ({"device": "tpu"}, "device must be"),
+        ({"early_stopping": {"monitor": "val_f1"}}, "early stopping can monitor"),
+        ({"augment": {"flip": True}}, "unknown setting"),
+    ],
+)
+def test_bad_config(values: dict, message: str) -> None:
+    with pytest.raises(MnistlabError, match=message):
+        TrainConfig(**values)
+
+
+def test_cuda_device_choice() -> None:
+    if torch.cuda.is_available():
+        assert resolve_device("cuda").type == "cuda" and resolve_device("auto").type == "cuda"
+    else:
+        assert resolve_device("auto").type == "cpu"
+        with pytest.raises(MnistlabError, match="no CUDA device"):
+            resolve_device("cuda")
