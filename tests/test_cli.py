@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +89,17 @@ def test_reproduce_writes_table(capsys, tmp_path: Path) -> None:
     assert "| nb5-digits-mlp | 0.9700 |" in text and "18,986" in text
     assert code == 0 and "nb5-digits-mlp" in out and (tmp_path / "runs" / "nb5-digits-mlp" / "metrics.json").is_file()
     assert table.with_suffix(".json").is_file()
+
+
+def test_ctrl_c_keeps_an_interrupted_run(tmp_path: Path, data_dir: Path) -> None:
+    out_dir = tmp_path / "interrupted"
+    command = [sys.executable, "-m", "mnistlab", "train", "--model", "cnn", "--epochs", "50", "--limit", "5000", "--out", str(out_dir)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first_line = process.stdout.readline()  # printed once the Ctrl-C handler is in place
+    assert first_line.startswith("Training "), first_line + process.stderr.read()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "Interrupted during epoch 1; the run is kept." in out
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["epochs_run"] == 1

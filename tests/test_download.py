@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 from pathlib import Path
@@ -79,3 +80,19 @@ def test_offline_without_data_is_one_line_exit_2(capsys: pytest.CaptureFixture[s
 def test_no_download_allowed_names_the_folders(tmp_path: Path) -> None:
     with pytest.raises(MnistlabError, match="not found .*looked in"):
         locate(MNIST, data_dir=tmp_path, allow_download=False)
+
+
+def test_system_folder_is_a_source(tmp_path: Path, tiny_mnist_dir: Path) -> None:
+    spec = dataclasses.replace(MNIST, system_dirs=(str(tiny_mnist_dir / "mnist"),))
+    paths = locate(spec)
+    assert {p.parent for p in paths.values()} == {tiny_mnist_dir / "mnist"}
+
+
+def test_data_dir_comes_before_cache(tmp_path: Path, tiny_mnist_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(tiny_mnist_dir / "mnist", cache_dir(MNIST))
+    other = tmp_path / "other"
+    shutil.copytree(tiny_mnist_dir, other)
+    monkeypatch.setenv("MNISTLAB_DATA_DIR", str(other))
+    assert locate(MNIST)[MNIST.train_images.name].parent == other / "mnist"
+    monkeypatch.delenv("MNISTLAB_DATA_DIR")
+    assert locate(MNIST)[MNIST.train_images.name].parent == cache_dir(MNIST)

@@ -23,6 +23,7 @@ from mnistlab.training.interrupt import graceful_interrupt
 from mnistlab.training.loop import evaluate_tensors, fit
 from mnistlab.training.optimizers import make_optimizer
 from mnistlab.training.progress import Progress
+from mnistlab.viz.report import write_report
 
 
 def _sliced(dataset: Dataset, limit: int | None) -> Dataset:
@@ -56,8 +57,11 @@ def train(
     runs_dir: str | Path = "runs",
     progress: Progress | None = None,
     dataset: Dataset | None = None,
+    report: bool = True,
 ) -> Run:
     """Train ``config`` and save the run folder (``out``, or a new folder under ``runs_dir``).
+
+    With ``report`` (the default) the run's figures and ``report.html`` are written too.
 
     Examples
     --------
@@ -75,12 +79,12 @@ def train(
     stopper = config.stopper()
     if stopper is not None and stopper.monitor.startswith("val_") and data.x_val is None:
         raise MnistlabError(f"early stopping monitors {stopper.monitor} but validation is 'none'; set validation")
-    progress.message(
-        f"Training {config.name}: {config.model if isinstance(config.model, str) else 'custom model'} "
-        f"on {dataset.name} ({len(data.x_train)} images) with {config.optimizer}, {config.epochs} epochs, device {device}"
-    )
     start = time.perf_counter()
     with graceful_interrupt() as stop:
+        progress.message(
+            f"Training {config.name}: {config.model if isinstance(config.model, str) else 'custom model'} "
+            f"on {dataset.name} ({len(data.x_train)} images) with {config.optimizer}, {config.epochs} epochs, device {device}"
+        )
         result = fit(
             network, data, optimizer, config.epochs, config.batch_size,
             augmentation=config.augmentation(), image_shape=dataset.image_shape,
@@ -110,7 +114,10 @@ def train(
     path = Path(out) if out is not None else new_run_dir(runs_dir, config.name)
     save_run(path, config, network.cpu(), result.history, metrics, dataset.class_names)
     progress.message(f"Test accuracy: {test_accuracy:.4f} - test loss: {test_loss:.4f} - run saved to {path}")
-    return load_run(path)
+    run = load_run(path)
+    if report:
+        write_report(run, dataset, progress.message)
+    return run
 
 
 def evaluate(run: Run | str | Path, data_dir: str | Path | None = None, dataset: Dataset | None = None, device: str = "auto") -> dict:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from mnistlab.tables import text_table
+
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -18,7 +20,4 @@ def add_device(parser: argparse.ArgumentParser, default: str | None = "auto") ->
 
 def print_table(rows: list[list[str]], headers: list[str]) -> None:
     """Print left-aligned columns."""
-    table = [headers, *rows]
-    widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
-    for row in table:
-        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+    print(text_table(headers, rows))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from mnistlab.atomic import write_json, write_text
 from mnistlab.config import merge
 from mnistlab.experiment import cpu_name, train
 from mnistlab.recipes import Recipe
+from mnistlab.tables import markdown_table, text_table
 from mnistlab.training.progress import Progress
 
 TOLERANCE_PP = 0.5  # a recipe reproduces its notebook when within 0.5 percentage points, or above
@@ -60,7 +62,8 @@ def _mark(value: bool | None) -> str:
     return {True: "yes", False: "**no**", None: "n/a"}[value]
 
 
-def table_rows(results: list[Reproduction]) -> list[list[str]]:
+def table_rows(results: list[Reproduction], table_dir: Path | None = None) -> list[list[str]]:
+    """One row per recipe; with ``table_dir``, the last cell links the run's report relative to it."""
     rows = []
     for r in results:
         expected = r.recipe.expected_accuracy
@@ -74,21 +77,20 @@ def table_rows(results: list[Reproduction]) -> list[list[str]]:
             f"{r.params:,}",
             str(r.epochs_run),
             f"{r.seconds:.1f}",
+            f"[report]({Path(os.path.relpath(r.run_path / 'report.html', table_dir)).as_posix()})" if table_dir else str(r.run_path / "report.html"),
         ])
     return rows
 
 
-HEADERS = ["recipe", "notebook", "ours", "difference", "within 0.5 pp", "parameters", "epochs", "seconds"]
+HEADERS = ["recipe", "notebook", "ours", "difference", "within 0.5 pp", "parameters", "epochs", "seconds", "report"]
 
 
 def format_table(results: list[Reproduction]) -> str:
     """A plain-text table for the terminal."""
-    rows = [HEADERS, *table_rows(results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return text_table(HEADERS, table_rows(results))
 
 
-def markdown(results: list[Reproduction], command: str) -> str:
+def markdown(results: list[Reproduction], command: str, table_dir: Path) -> str:
     """The reproduction report: the table, then what each notebook printed and how it was read."""
     lines = [
         "# Reproducing the notebooks",
@@ -98,9 +100,7 @@ def markdown(results: list[Reproduction], command: str) -> str:
         "Accuracy is on each dataset's test set. A recipe reproduces its notebook when ours is within "
         f"{TOLERANCE_PP} percentage points of the notebook's number, or above it.",
         "",
-        "| " + " | ".join(HEADERS) + " |",
-        "|" + "|".join("---" for _ in HEADERS) + "|",
-        *("| " + " | ".join(row) + " |" for row in table_rows(results)),
+        markdown_table(HEADERS, table_rows(results, table_dir)),
         "",
         "## What each notebook printed, and the reading used",
         "",
@@ -116,7 +116,7 @@ def markdown(results: list[Reproduction], command: str) -> str:
 def save_report(results: list[Reproduction], table_path: str | Path, command: str) -> Path:
     """Write the Markdown table and a JSON twin beside it (atomically)."""
     table_path = Path(table_path)
-    write_text(table_path, markdown(results, command))
+    write_text(table_path, markdown(results, command, table_path.parent))
     write_json(
         table_path.with_suffix(".json"),
         [

@@ -1,0 +1,94 @@
+"""Pictures of one run: training curves, confusion matrices, galleries, confidence histogram."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mnistlab.evaluation.analysis import Analysis
+from mnistlab.viz.canvas import figure, show_image
+
+TRAIN_COLOR, VAL_COLOR = "tab:blue", "tab:orange"
+
+
+def curves(history: list[dict], best_epoch: int | None = None, title: str = ""):
+    """Loss and accuracy per epoch, train vs validation, on two panels; the restored best epoch marked."""
+    fig = figure(11, 4)
+    epochs = [row["epoch"] for row in history]
+    for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy")):
+        ax.plot(epochs, [row[metric] for row in history], "o-", color=TRAIN_COLOR, label=f"train {metric}")
+        val = [row.get(f"val_{metric}") for row in history]
+        if any(v is not None for v in val):
+            ax.plot(epochs, [np.nan if v is None else v for v in val], "o-", color=VAL_COLOR, label=f"validation {metric}")
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="tab:green", linestyle="--", label=f"best epoch ({best_epoch}), restored")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.set_title(metric.capitalize())
+        ax.set_xticks(epochs if len(epochs) <= 20 else np.linspace(epochs[0], epochs[-1], 11).round().astype(int))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _matrix(ax, matrix: np.ndarray, names: tuple[str, ...], title: str, fmt: str) -> None:
+    image = ax.imshow(matrix, cmap="Blues")
+    ticks = np.arange(len(names))
+    ax.set_xticks(ticks, names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right" if max(map(len, names)) > 2 else "center")
+    ax.set_yticks(ticks, names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    if len(names) <= 20:
+        threshold = matrix.max() / 2 if matrix.size else 0
+        for (i, j), value in np.ndenumerate(matrix):
+            text = format(value, fmt)
+            if value and text.strip("0.") != "":
+                ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if value > threshold else "black")
+    ax.figure.colorbar(image, ax=ax, shrink=0.75)
+
+
+def confusion(analysis: Analysis):
+    """Confusion matrix as counts and row-normalised (recall per true class), side by side."""
+    size = max(5.5, 0.45 * len(analysis.class_names) + 2)
+    fig = figure(2 * size, size * 0.85)
+    left, right = fig.subplots(1, 2)
+    _matrix(left, analysis.confusion(), analysis.class_names, "Confusion matrix (counts)", "d")
+    _matrix(right, analysis.confusion(normalize=True), analysis.class_names, "Row-normalised (share of each true class)", ".2f")
+    return fig
+
+
+def gallery(analysis: Analysis, indices: np.ndarray, title: str, max_value: int, cols: int = 8):
+    """Tiles titled 'pred NAME (confidence) / true NAME', wrong predictions in red."""
+    rows = max(1, (len(indices) + cols - 1) // cols)
+    fig = figure(1.55 * cols, 1.9 * rows + 0.5)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    predictions, confidence = analysis.predictions, analysis.confidence
+    for ax, index in zip(axes.flat, list(indices) + [None] * (rows * cols - len(indices))):
+        if index is None:
+            ax.axis("off")
+            continue
+        predicted, true = analysis.class_names[predictions[index]], analysis.class_names[analysis.labels[index]]
+        label = f"pred {predicted} ({confidence[index]:.2f})\ntrue {true}"
+        show_image(ax, analysis.images[index], max_value, label, color="black" if predicted == true else "tab:red", fontsize=8)
+    if len(indices) == 0:
+        axes.flat[0].text(0.5, 0.5, "none", ha="center", va="center")
+    fig.suptitle(title)
+    return fig
+
+
+def confidence_histogram(analysis: Analysis):
+    """How confident the model is on its right and on its wrong answers."""
+    fig = figure(8, 4)
+    ax = fig.add_subplot()
+    bins = np.linspace(0, 1, 41)
+    correct = analysis.correct
+    ax.hist(analysis.confidence[correct], bins=bins, alpha=0.7, label=f"right ({correct.sum()})", color="tab:green")
+    ax.hist(analysis.confidence[~correct], bins=bins, alpha=0.7, label=f"wrong ({(~correct).sum()})", color="tab:red")
+    ax.set_yscale("log")
+    ax.set_xlabel("confidence (top softmax probability)")
+    ax.set_ylabel("images (log scale)")
+    ax.set_title("Confidence of right vs wrong predictions")
+    ax.legend()
+    return fig
