@@ -86,7 +86,7 @@ def test_reproduce_writes_table(capsys, tmp_path: Path) -> None:
     table = tmp_path / "reproduction.md"
     code, out, _ = run_cli(capsys, "reproduce", "nb5-digits-mlp", "--table", str(table), "--runs-dir", str(tmp_path / "runs"))
     text = table.read_text()
-    assert "| nb5-digits-mlp | 0.9700 |" in text and "18,986" in text
+    assert "| nb5-digits-mlp | — |" in text and "| n/a | 18,986 |" in text and "[report](runs/nb5-digits-mlp/report.html)" in text
     assert code == 0 and "nb5-digits-mlp" in out and (tmp_path / "runs" / "nb5-digits-mlp" / "metrics.json").is_file()
     assert table.with_suffix(".json").is_file()
 

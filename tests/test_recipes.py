@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from mnistlab import MnistlabError, list_recipes, load_recipe
 from mnistlab.models.zoo import ZOO
+from mnistlab.recipes.reproduce import Reproduction
 
 
 def test_every_recipe_is_complete() -> None:
@@ -15,8 +17,17 @@ def test_every_recipe_is_complete() -> None:
     assert len(recipes) >= 11
     for recipe in recipes:
         assert recipe.config.model in ZOO
-        assert 0.5 < recipe.expected_accuracy < 1
+        assert recipe.expected_accuracy is None or 0.5 < recipe.expected_accuracy < 1
         assert recipe.printed and recipe.reading and recipe.notebook
+    with_numbers = {r.name for r in recipes if r.expected_accuracy is not None}
+    assert {"nb1-mlp-64-tanh", "nb1-mlp-64-32-tanh", "nb1-mlp-64-32-relu", "nb2-mlp-512", "nb2-cnn",
+            "nb3-mlp-512-512-dropout", "nb4-mlp-512-512-dropout", "nb4-cnn-bn-augmented"} <= with_numbers
+
+
+@pytest.mark.parametrize(("expected", "ours", "verdict"), [(0.98, 0.9751, True), (0.98, 0.9749, False), (0.98, 0.99, True), (None, 0.9, None)])
+def test_tolerance_is_half_a_point_or_above(expected: float | None, ours: float, verdict: bool | None) -> None:
+    recipe = dataclasses.replace(load_recipe("nb2-cnn"), expected_accuracy=expected)
+    assert Reproduction(recipe, ours, 1, 1.0, 1, Path("run")).reproduced is verdict
 
 
 def test_fashion_dropout_recipe_uses_early_stopping() -> None:
