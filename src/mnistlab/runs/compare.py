@@ -1,0 +1,45 @@
+"""Comparing runs: what differs in their configs, and their numbers side by side."""
+
+from __future__ import annotations
+
+from mnistlab.runs.store import Run
+
+NUMBER_COLUMNS = ["train acc", "test acc", "train loss", "test loss", "gap (train-test acc)", "params", "seconds"]
+
+
+def _has_dropout(run: Run) -> bool:
+    return any(spec["type"] == "dropout" and float(spec["rate"]) > 0 for spec in run.network.specs)
+
+
+def differing_settings(runs: list[Run]) -> list[str]:
+    """Config keys whose values differ between the runs (the run name aside)."""
+    configs = [r.config.to_dict() for r in runs]
+    return [key for key in configs[0] if key != "name" and any(c[key] != configs[0][key] for c in configs[1:])]
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, list):
+        return f"{len(value)} layers"
+    return "—" if value is None else str(value)
+
+
+def comparison(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows: run, dropout Y/N, each differing setting, then the numbers."""
+    settings = differing_settings(runs)
+    headers = ["run", "dropout", *settings, *NUMBER_COLUMNS]
+    rows = []
+    for run in runs:
+        m = run.metrics
+        rows.append([
+            run.path.name,
+            "Y" if _has_dropout(run) else "N",
+            *(_describe(run.config.to_dict()[key]) for key in settings),
+            f"{m['train_accuracy']:.4f}",
+            f"{m['test_accuracy']:.4f}",
+            f"{m['train_loss']:.4f}",
+            f"{m['test_loss']:.4f}",
+            f"{m['train_accuracy'] - m['test_accuracy']:+.4f}",
+            f"{m['params']:,}",
+            f"{m['seconds']:.1f}",
+        ])
+    return headers, rows

@@ -1,0 +1,118 @@
+"""Run folders: everything a training run produced, saved atomically and reloadable on its own.
+
+A run folder holds::
+
+    config.json        the resolved TrainConfig (replay with `mnistlab train --config`)
+    architecture.json  input shape + layer specs, to rebuild the network without the recipe
+    model.safetensors  the weights (tensors only, no pickled code)
+    history.csv        one row per epoch: loss, accuracy, val_loss, val_accuracy, seconds
+    metrics.json       train/test loss and accuracy, parameters, seconds, device, versions, status
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+
+from mnistlab.atomic import write_json, write_text, write_with
+from mnistlab.config import TrainConfig
+from mnistlab.errors import MnistlabError
+from mnistlab.models.network import Network
+
+RUN_FILES = ("config.json", "architecture.json", "model.safetensors", "history.csv", "metrics.json")
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+
+
+@dataclass
+class Run:
+    """A saved run, loaded back: its folder, config, history, metrics and network."""
+
+    path: Path
+    config: TrainConfig
+    history: list[dict]
+    metrics: dict
+    network: Network
+    class_names: tuple[str, ...]
+
+
+def new_run_dir(runs_dir: str | Path, name: str) -> Path:
+    """``runs_dir/<YYYYmmdd-HHMMSS>-<name>``, made unique with a counter if needed."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
+    base = Path(runs_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def history_csv(history: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in HISTORY_COLUMNS})
+    return buffer.getvalue()
+
+
+def save_run(path: str | Path, config: TrainConfig, network: Network, history: list[dict], metrics: dict, class_names: tuple[str, ...]) -> Path:
+    """Write every file of a run folder (each one atomically; metrics.json last, marking it complete)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    write_with(path / "model.safetensors", lambda tmp: save_file(state, str(tmp)))
+    write_json(path / "architecture.json", {**network.architecture, "class_names": list(class_names)})
+    write_json(path / "config.json", config.to_dict())
+    write_text(path / "history.csv", history_csv(history))
+    write_json(path / "metrics.json", metrics)
+    return path
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise MnistlabError(f"{path} is unreadable ({exc}); the run folder is damaged") from None
+
+
+def read_history(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as handle:
+        return [
+            {k: (int(v) if k == "epoch" else float(v)) if v != "" else None for k, v in row.items()}
+            for row in csv.DictReader(handle)
+        ]
+
+
+def load_run(path: str | Path, device: str = "cpu") -> Run:
+    """Load a run folder: rebuild the network from its architecture and load the weights."""
+    path = Path(path)
+    if not path.is_dir():
+        raise MnistlabError(f"run folder {path} does not exist; list runs with `mnistlab runs`")
+    missing = [f for f in RUN_FILES if not (path / f).is_file()]
+    if missing:
+        raise MnistlabError(f"{path} is not a complete run folder (missing {', '.join(missing)})")
+    architecture = _read_json(path / "architecture.json")
+    network = Network.from_architecture(architecture)
+    try:
+        network.load_state_dict(load_file(str(path / "model.safetensors"), device=device))
+    except (RuntimeError, OSError) as exc:
+        raise MnistlabError(f"{path}/model.safetensors does not fit its architecture ({str(exc).splitlines()[0]})") from None
+    network.to(device).eval()
+    config = TrainConfig.from_dict(_read_json(path / "config.json"), where=f"{path}/config.json")
+    return Run(path, config, read_history(path / "history.csv"), _read_json(path / "metrics.json"), network, tuple(architecture["class_names"]))
+
+
+def list_runs(runs_dir: str | Path) -> list[tuple[Path, dict]]:
+    """(folder, metrics) of every complete run under ``runs_dir`` (recursively), oldest first."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    found = [(m.parent, _read_json(m)) for m in root.rglob("metrics.json") if (m.parent / "model.safetensors").is_file()]
+    return sorted(found, key=lambda item: item[0].name)
