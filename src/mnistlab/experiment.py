@@ -18,6 +18,8 @@ from mnistlab.device import resolve_device, seed_everything
 from mnistlab.errors import MnistlabError
 from mnistlab.models.summary import count_params
 from mnistlab.models.zoo import build_model, input_shape_for
+from mnistlab.predict.calibrate import calibrate
+from mnistlab.predict.decision import save_rule
 from mnistlab.runs.store import Run, load_run, new_run_dir, save_run
 from mnistlab.training.interrupt import graceful_interrupt
 from mnistlab.training.loop import evaluate_tensors, fit
@@ -113,6 +115,9 @@ def train(
     }
     path = Path(out) if out is not None else new_run_dir(runs_dir, config.name)
     save_run(path, config, network.cpu(), result.history, metrics, dataset.class_names)
+    held_out = "validation" if data.x_val is not None else "test"
+    x_held, y_held = (data.x_val, data.y_val) if data.x_val is not None else (data.x_test, data.y_test)
+    save_rule(path, calibrate(network, data.x_train, data.y_train, x_held, y_held, f"{held_out} set ({len(y_held)} images)"))
     progress.message(f"Test accuracy: {test_accuracy:.4f} - test loss: {test_loss:.4f} - run saved to {path}")
     run = load_run(path)
     if report:

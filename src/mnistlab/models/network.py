@@ -59,10 +59,29 @@ class Network(nn.Module):
     def from_architecture(cls, architecture: dict) -> "Network":
         return cls(architecture["layers"], tuple(architecture["input_shape"]))
 
+    @property
+    def feature_layer(self) -> int:
+        """The layer whose output describes an image for the typicality check (-1: the input itself).
+
+        In a CNN, the flattened convolutional features; in an MLP, the last hidden layer.
+        """
+        if any(s["type"] == "conv2d" for s in self.specs):
+            return max(i for i, s in enumerate(self.specs) if s["type"] == "flatten")
+        return len(self.layers) - 2
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, *input_shape) -> (B, classes) logits
         for layer in self.layers:
             x = layer(x)
         return x
+
+    def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, classes) logits and (B, D) features of ``feature_layer``."""
+        features = x.flatten(1)
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i == self.feature_layer:
+                features = x.flatten(1)
+        return x, features
 
     @torch.inference_mode()
     def predict_proba(self, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:

@@ -1,0 +1,100 @@
+"""``mnistlab predict``, ``mnistlab thresholds`` and ``mnistlab export``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from PIL import Image
+
+from mnistlab.cli.options import add_data_dir, print_table
+from mnistlab.data.loaders import load_dataset
+from mnistlab.predict.calibrate import calibrate_on_dataset, write_threshold_report
+from mnistlab.predict.decision import RULE_FILE, save_rule
+from mnistlab.predict.engines import ENGINES, TorchEngine
+from mnistlab.predict.export import export_onnx
+from mnistlab.predict.images import gather_images
+from mnistlab.predict.predictor import Prediction, Predictor
+from mnistlab.data.preprocess import prepare_images
+from mnistlab.runs.store import load_run
+from mnistlab.tables import csv_table
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("predict", help="read your own images with a saved run; says 'unsure' when it is")
+    parser.add_argument("run", help="a run folder")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, globs, IDX image files, or - for stdin")
+    parser.add_argument("--no-prepare", action="store_true", help="feed images as they are (only resized), not MNIST-style")
+    parser.add_argument("--save-prepared", metavar="DIR", help="write the images the model actually saw")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format (default: %(default)s)")
+    parser.add_argument("--engine", choices=ENGINES, default="torch", help="inference engine (onnx needs `mnistlab export`)")
+    parser.add_argument("--confidence", type=float, help="override the run's confidence threshold")
+    parser.add_argument("--margin", type=float, help="override the run's top-two margin threshold")
+    parser.set_defaults(handler=run_predict)
+
+    thresholds = commands.add_parser("thresholds", help="risk-coverage curve and confidence thresholds for target accuracies")
+    thresholds.add_argument("run", help="a run folder")
+    add_data_dir(thresholds)
+    thresholds.set_defaults(handler=run_thresholds)
+
+    export = commands.add_parser("export", help="export a run to ONNX")
+    export.add_argument("run", help="a run folder")
+    export.add_argument("--format", choices=("onnx",), default="onnx", help="export format (default: %(default)s)")
+    export.add_argument("--out", help="output file (default: RUN/model.onnx)")
+    export.set_defaults(handler=run_export)
+
+
+def _rows(predictions: list[Prediction]) -> list[list[str]]:
+    return [
+        [p.name, p.class_names[p.label], f"{p.confidence:.3f}", "unsure" if p.decision.unsure else "yes",
+         ", ".join(f"{n} {v:.2f}" for n, v in p.top(3)), p.decision.reason]
+        for p in predictions
+    ]
+
+
+HEADERS = ["input", "predicted", "confidence", "answer", "top 3", "reason"]
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    predictor = Predictor(args.run, engine=args.engine, prepare=not args.no_prepare, confidence=args.confidence, margin=args.margin)
+    predictions = predictor.predict(gather_images(args.inputs))
+    if args.save_prepared:
+        folder = Path(args.save_prepared)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, p in enumerate(predictions):
+            stem = Path(p.name.replace("<", "").replace(">", "").replace("[", "-").replace("]", "")).stem
+            Image.fromarray(p.prepared.pixels).save(folder / f"{i:04d}-{stem}.png")
+    if args.format == "json":
+        print(json.dumps([p.to_dict() for p in predictions], indent=2))
+    elif args.format == "csv":
+        print(csv_table(HEADERS, _rows(predictions)), end="")
+    else:
+        print_table(_rows(predictions), HEADERS)
+    return 0
+
+
+def run_thresholds(args: argparse.Namespace) -> int:
+    run = load_run(args.run)
+    dataset = load_dataset(run.config.dataset, args.data_dir)
+    if not (run.path / RULE_FILE).is_file():
+        save_rule(run.path, calibrate_on_dataset(run.network, dataset))
+        print(f"Decision thresholds chosen on the test set and saved to {run.path / RULE_FILE}")
+    x = prepare_images(dataset.x_test, dataset.max_value, run.network.flat_input).numpy()
+    probabilities, _ = TorchEngine(run.network).run(x)
+    png, csv_path, rows = write_threshold_report(probabilities, dataset.y_test, run.path / "thresholds", f"{run.config.name}: risk-coverage on the test set")
+    print_table(
+        [[f"{r['target_accuracy']:.1%}", "unreachable" if r["threshold"] is None else f"{r['threshold']:.4f}", f"{r['coverage']:.1%}"] for r in rows],
+        ["target accuracy", "confidence threshold", "answered"],
+    )
+    print(f"Written {png} and {csv_path}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    run = load_run(args.run)
+    path = export_onnx(run, args.out)
+    print(f"ONNX model written to {path}")
+    return 0
+
+

@@ -1,0 +1,156 @@
+"""When to answer and when to say "unsure" (the Fashion notebook's exercise 6).
+
+Three checks, each with a default chosen from held-out data and stored in the run:
+
+* confidence: the top probability must reach a threshold;
+* margin: the top probability must beat the runner-up by a margin;
+* typicality: the image's features (a CNN's flattened convolutional features, an MLP's last
+  hidden layer) must lie near a class, by Mahalanobis distance to the class means. Softmax
+  confidence alone is often near 1 for things that are not digits at all (a letter "H" is a
+  confident "4"); distance in feature space catches much of that.
+
+The confidence and margin defaults are the smallest values at which the answered
+predictions on the validation data make at most a quarter of the model's overall errors;
+the distance default is the 99.5th percentile of the validation data's distances.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from mnistlab.atomic import write_json, write_with
+from mnistlab.errors import MnistlabError
+
+ERROR_SHARE = 0.25  # answered predictions may make at most this share of the model's base error rate
+DISTANCE_PERCENTILE = 99.5
+SHRINKAGE = 1e-3  # ridge added to the covariance, relative to its mean variance
+RULE_FILE, STATS_FILE = "decision.json", "decision.safetensors"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    confidence: float
+    margin: float
+    distance: float | None
+    chosen_on: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer (a class index) or None when unsure, with the reason."""
+
+    label: int | None
+    reason: str
+
+    @property
+    def unsure(self) -> bool:
+        return self.label is None
+
+
+@dataclass(frozen=True)
+class FeatureStats:
+    """Class means and the shared precision matrix of the features, for Mahalanobis distances."""
+
+    means: np.ndarray  # (C, D)
+    precision: np.ndarray  # (D, D)
+
+    def distances(self, features: np.ndarray) -> np.ndarray:
+        """Squared Mahalanobis distance of each row to its nearest class mean."""
+        diff = features[:, None, :].astype(np.float64) - self.means[None].astype(np.float64)
+        return np.einsum("ncd,de,nce->nc", diff, self.precision.astype(np.float64), diff).min(axis=1)
+
+
+def fit_feature_stats(features: np.ndarray, labels: np.ndarray, num_classes: int) -> FeatureStats:
+    features = features.astype(np.float64)
+    means = np.stack([features[labels == c].mean(axis=0) if np.any(labels == c) else features.mean(axis=0) for c in range(num_classes)])
+    centered = features - means[labels]
+    cov = centered.T @ centered / max(len(features), 1)
+    cov += np.eye(len(cov)) * SHRINKAGE * max(np.trace(cov) / len(cov), 1e-12)
+    return FeatureStats(means.astype(np.float32), np.linalg.inv(cov).astype(np.float32))
+
+
+def top_two(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(top probability, top minus runner-up) per row."""
+    ordered = np.sort(probabilities, axis=1)
+    second = ordered[:, -2] if probabilities.shape[1] > 1 else np.zeros(len(probabilities))
+    return ordered[:, -1], ordered[:, -1] - second
+
+
+def smallest_threshold(scores: np.ndarray, correct: np.ndarray, max_error: float) -> float:
+    """The smallest threshold on ``scores`` whose answered set (score >= t) has error <= ``max_error``."""
+    order = np.argsort(-scores)
+    errors = np.cumsum(~correct[order])
+    answered = np.arange(1, len(order) + 1)
+    ok = np.flatnonzero(errors / answered <= max_error)
+    if len(ok) == 0:
+        return float(scores.max()) + 1e-6
+    return float(scores[order][ok[-1]])
+
+
+def choose_thresholds(probabilities: np.ndarray, labels: np.ndarray, distances: np.ndarray | None, chosen_on: str) -> Thresholds:
+    """Default thresholds from held-out predictions (see the module's docstring)."""
+    correct = probabilities.argmax(axis=1) == labels
+    max_error = ERROR_SHARE * (1 - correct.mean())
+    confidence, margin = top_two(probabilities)
+    return Thresholds(
+        confidence=smallest_threshold(confidence, correct, max_error),
+        margin=smallest_threshold(margin, correct, max_error),
+        distance=None if distances is None else float(np.percentile(distances, DISTANCE_PERCENTILE)),
+        chosen_on=chosen_on,
+    )
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    thresholds: Thresholds
+    stats: FeatureStats | None
+
+    def decide(self, probabilities: np.ndarray, features: np.ndarray | None, blank: np.ndarray | None = None) -> list[Decision]:
+        """One decision per row; ``blank`` marks images with no ink at all."""
+        t = self.thresholds
+        confidence, margin = top_two(probabilities)
+        distances = self.stats.distances(features) if self.stats is not None and features is not None and t.distance is not None else None
+        decisions = []
+        for i, label in enumerate(probabilities.argmax(axis=1)):
+            if blank is not None and blank[i]:
+                decisions.append(Decision(None, "no ink found"))
+            elif confidence[i] < t.confidence:
+                decisions.append(Decision(None, f"confidence {confidence[i]:.2f} < {t.confidence:.2f}"))
+            elif margin[i] < t.margin:
+                decisions.append(Decision(None, f"margin {margin[i]:.2f} < {t.margin:.2f}"))
+            elif distances is not None and distances[i] > t.distance:
+                decisions.append(Decision(None, f"unlike the training images (distance {distances[i]:.0f} > {t.distance:.0f})"))
+            else:
+                decisions.append(Decision(int(label), "confident"))
+        return decisions
+
+    def with_overrides(self, confidence: float | None = None, margin: float | None = None) -> "DecisionRule":
+        t = self.thresholds
+        return DecisionRule(
+            Thresholds(t.confidence if confidence is None else confidence, t.margin if margin is None else margin, t.distance, t.chosen_on),
+            self.stats,
+        )
+
+
+def save_rule(run_path: Path, rule: DecisionRule) -> None:
+    if rule.stats is not None:
+        arrays = {"means": rule.stats.means, "precision": rule.stats.precision}
+        write_with(run_path / STATS_FILE, lambda tmp: save_file(arrays, str(tmp)))
+    write_json(run_path / RULE_FILE, asdict(rule.thresholds))
+
+
+def load_rule(run_path: Path) -> DecisionRule:
+    path = run_path / RULE_FILE
+    if not path.is_file():
+        raise MnistlabError(f"{run_path} has no decision thresholds ({RULE_FILE}); compute them with `mnistlab thresholds {run_path}`")
+    thresholds = Thresholds(**json.loads(path.read_text(encoding="utf-8")))
+    stats = None
+    if (run_path / STATS_FILE).is_file():
+        arrays = load_file(str(run_path / STATS_FILE))
+        stats = FeatureStats(arrays["means"], arrays["precision"])
+    return DecisionRule(thresholds, stats)

@@ -1,0 +1,131 @@
+"""Preparing a person's image the way MNIST was prepared, so the model sees what it was trained on.
+
+MNIST digits are white ink on black, scaled to fit a 20x20 box keeping their aspect ratio
+(anti-aliased), then placed in 28x28 so their centre of mass sits at the centre. A phone
+photo or a scan is dark ink on light paper, off-centre, larger, and noisy: ``prepare_image``
+undoes each of those differences in turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from mnistlab.errors import MnistlabError
+
+MNIST_SIDE, MNIST_BOX = 28, 20
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The image the model sees (uint8, white ink on black) and what preparation found."""
+
+    pixels: np.ndarray
+    inverted: bool
+    ink_fraction: float  # share of the original image's area covered by ink
+    components: int  # separate blobs of ink left after noise suppression
+
+    @property
+    def blank(self) -> bool:
+        return not self.pixels.any()
+
+
+def to_grayscale(image: Image.Image) -> np.ndarray:
+    """Float grayscale in [0, 255]; transparency is flattened onto white paper."""
+    if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, rgba)
+    return np.asarray(image.convert("L"), dtype=np.float32)
+
+
+def ink_on_black(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Make ink bright on a dark background; True when the image had to be inverted.
+
+    The background is the border's typical value: a light border means dark ink on paper.
+    """
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    inverted = bool(np.median(border) > 127)
+    return (255.0 - gray if inverted else gray), inverted
+
+
+def otsu_threshold(values: np.ndarray) -> float:
+    """The grey level that best separates two classes of pixels (Otsu's method)."""
+    hist, edges = np.histogram(values, bins=256, range=(0, 256))
+    weight = hist.cumsum()
+    mean = (hist * edges[:-1]).cumsum()
+    total_weight, total_mean = weight[-1], mean[-1]
+    between = (total_mean * weight - mean * total_weight) ** 2 / np.maximum(weight * (total_weight - weight), 1)
+    return float(edges[np.argmax(between)])
+
+
+def suppress_noise(ink: np.ndarray) -> tuple[np.ndarray, int]:
+    """Zero the background and drop specks: returns the cleaned image and the number of ink blobs left.
+
+    The background level is removed (values at or below it become 0), the ink mask is
+    Otsu's split of what remains, and blobs smaller than 1% of the largest are erased.
+    """
+    background = float(np.median(ink))
+    lifted = np.clip(ink - background, 0, None)
+    if lifted.max() < 32:  # no stroke stands out from the paper
+        return np.zeros_like(ink), 0
+    lifted *= 255.0 / lifted.max()
+    mask = lifted > max(otsu_threshold(lifted), 40.0)
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    if count == 0:
+        return np.zeros_like(ink), 0
+    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
+    keep = np.flatnonzero(sizes >= max(0.01 * sizes.max(), 2)) + 1
+    kept = np.isin(labels, keep)
+    # keep the anti-aliased rim around kept strokes, not just the thresholded core
+    rim = ndimage.binary_dilation(kept, iterations=2)
+    return np.where(rim, lifted, 0.0), len(keep)
+
+
+def fit_in_box(ink: np.ndarray, box: int) -> np.ndarray:
+    """Crop to the ink's bounding box and scale its longer side to ``box`` pixels (anti-aliased)."""
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = crop.shape
+    scale = box / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    resized = Image.fromarray(crop.astype(np.float32), mode="F").resize(size, Image.Resampling.LANCZOS)
+    return np.clip(np.asarray(resized), 0, 255)
+
+
+def center_by_mass(glyph: np.ndarray, side: int) -> np.ndarray:
+    """Paste ``glyph`` into a ``side`` x ``side`` canvas with its centre of mass at the centre."""
+    canvas = np.zeros((side, side), dtype=np.float32)
+    h, w = glyph.shape
+    top, left = (side - h) // 2, (side - w) // 2
+    canvas[top : top + h, left : left + w] = glyph
+    cy, cx = ndimage.center_of_mass(canvas)
+    shift = (round((side - 1) / 2 - cy), round((side - 1) / 2 - cx))
+    return ndimage.shift(canvas, shift, order=0, mode="constant", cval=0.0)
+
+
+def prepare_image(image: Image.Image, size: tuple[int, int] = (28, 28)) -> Prepared:
+    """MNIST-style preparation for 28x28 models; other sizes get the same steps scaled to the size."""
+    gray = to_grayscale(image)
+    ink, inverted = ink_on_black(gray)
+    cleaned, components = suppress_noise(ink)
+    ink_fraction = float((cleaned > 0).mean())
+    side = size[0]
+    if size[0] != size[1]:
+        raise MnistlabError(f"MNIST-style preparation needs a square model input, got {size}; use --no-prepare")
+    if not cleaned.any():
+        return Prepared(np.zeros(size, dtype=np.uint8), inverted, 0.0, 0)
+    box = max(1, round(side * MNIST_BOX / MNIST_SIDE))
+    glyph = fit_in_box(cleaned, box)
+    centered = center_by_mass(glyph, side)
+    return Prepared(np.clip(centered, 0, 255).round().astype(np.uint8), inverted, ink_fraction, components)
+
+
+def resize_only(image: Image.Image, size: tuple[int, int]) -> Prepared:
+    """``--no-prepare``: grayscale and resized, nothing else (what a naive pipeline feeds the model)."""
+    gray = Image.fromarray(to_grayscale(image).astype(np.uint8)).resize((size[1], size[0]), Image.Resampling.LANCZOS)
+    pixels = np.asarray(gray, dtype=np.uint8)
+    return Prepared(pixels, False, float((pixels > 0).mean()), 0)
