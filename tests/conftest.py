@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,3 +86,26 @@ def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def mnist(canonical_data_dir: Path):
+    from mnistlab import load_dataset
+
+    return load_dataset("mnist", data_dir=canonical_data_dir)
+
+
+@pytest.fixture(scope="session")
+def cnn_run(tmp_path_factory: pytest.TempPathFactory, mnist):
+    """The notebook CNN, one epoch on 30,000 MNIST images (about 97% test accuracy), shared by the suite."""
+    from mnistlab import TrainConfig, train
+    from mnistlab.training.progress import Progress
+
+    config = TrainConfig(name="cnn", model="cnn", epochs=1, limit=30000, batch_size=64)
+    return train(config, out=tmp_path_factory.mktemp("runs") / "cnn", progress=Progress(quiet=True), dataset=mnist, report=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -24,7 +24,7 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory):
 
 def test_run_folder_contents(digits_run) -> None:
     run, _ = digits_run
-    assert sorted(p.name for p in run.path.iterdir()) == sorted(RUN_FILES)
+    assert sorted(p.name for p in run.path.iterdir()) == sorted([*RUN_FILES, "decision.json", "decision.safetensors"])
     metrics = json.loads((run.path / "metrics.json").read_text())
     for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "params", "seconds", "device", "versions"):
         assert key in metrics

@@ -31,16 +31,16 @@ def digits_config(**overrides) -> TrainConfig:
 
 
 def test_short_training_learns(tmp_path: Path, digits) -> None:
-    run = train(digits_config(), out=tmp_path / "run", progress=QUIET, dataset=digits)
+    run = train(digits_config(), out=tmp_path / "run", progress=QUIET, dataset=digits, report=False)
     assert run.metrics["test_accuracy"] > 0.85  # chance is 0.10
     assert [row["epoch"] for row in run.history] == [1, 2, 3]
     assert run.history[-1]["loss"] < run.history[0]["loss"]
     assert run.metrics["status"] == "completed" and run.metrics["params"] == 18_986
 
 
-def test_cnn_one_epoch_on_an_mnist_slice(tmp_path: Path, data_dir: Path) -> None:
+def test_cnn_one_epoch_on_an_mnist_slice(tmp_path: Path, mnist) -> None:
     config = TrainConfig(name="cnn", model="cnn", epochs=1, limit=2000, batch_size=64)
-    run = train(config, out=tmp_path / "run", progress=QUIET)
+    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=mnist, report=False)
     assert run.metrics["dataset"] == {"name": "mnist", "train": 2000, "test": 10000}
     assert run.metrics["test_accuracy"] > 0.6
 
@@ -48,7 +48,7 @@ def test_cnn_one_epoch_on_an_mnist_slice(tmp_path: Path, data_dir: Path) -> None
 def test_same_seed_same_history(tmp_path: Path, digits) -> None:
     def history(seed: int, folder: str) -> list[tuple]:
         config = digits_config(seed=seed, model="mlp-128-64-32-dropout", epochs=2)
-        run = train(config, out=tmp_path / folder, progress=QUIET, dataset=digits)
+        run = train(config, out=tmp_path / folder, progress=QUIET, dataset=digits, report=False)
         return [(r["loss"], r["accuracy"], r["val_loss"], r["val_accuracy"]) for r in run.history]
 
     assert history(7, "a") == history(7, "b")
@@ -61,7 +61,7 @@ def test_early_stopping_restores_best_epoch(tmp_path: Path, digits) -> None:
         epochs=30, lr=0.01, validation=0.2,
         early_stopping={"monitor": "val_loss", "patience": 2, "restore_best_weights": True},
     )
-    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=digits)
+    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=digits, report=False)
     best = run.metrics["best_epoch"]
     assert run.metrics["status"] == "early_stopped"
     assert run.metrics["epochs_run"] == best + 2
@@ -78,7 +78,7 @@ def test_early_stopping_restores_best_epoch(tmp_path: Path, digits) -> None:
 def test_early_stopping_needs_validation(digits) -> None:
     config = digits_config(validation="none", early_stopping={"monitor": "val_loss", "patience": 1})
     with pytest.raises(MnistlabError, match="validation is 'none'"):
-        train(config, progress=QUIET, dataset=digits)
+        train(config, progress=QUIET, dataset=digits, report=False)
 
 
 def test_interrupt_stops_after_current_batch(digits) -> None:
@@ -102,9 +102,9 @@ def test_augmentation_moves_pixels_but_keeps_shape() -> None:
     assert torch.allclose(identity, images, atol=1e-5)
 
 
-def test_training_with_augmentation_runs(tmp_path: Path, data_dir: Path) -> None:
+def test_training_with_augmentation_runs(tmp_path: Path, mnist) -> None:
     config = TrainConfig(name="aug", model="cnn", epochs=1, limit=256, augment={}, optimizer="adam", batch_size=128)
-    run = train(config, out=tmp_path / "run", progress=QUIET)
+    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=mnist, report=False)
     assert run.config.augment == {} and run.metrics["epochs_run"] == 1
 
 

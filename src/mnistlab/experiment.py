@@ -115,8 +115,8 @@ def train(
     }
     path = Path(out) if out is not None else new_run_dir(runs_dir, config.name)
     save_run(path, config, network.cpu(), result.history, metrics, dataset.class_names)
-    held_out = "validation" if data.x_val is not None else "test"
-    x_held, y_held = (data.x_val, data.y_val) if data.x_val is not None else (data.x_test, data.y_test)
+    held_out = "validation" if isinstance(config.validation, float) else "test"
+    x_held, y_held = (data.x_val, data.y_val) if held_out == "validation" else (data.x_test, data.y_test)
     save_rule(path, calibrate(network, data.x_train, data.y_train, x_held, y_held, f"{held_out} set ({len(y_held)} images)"))
     progress.message(f"Test accuracy: {test_accuracy:.4f} - test loss: {test_loss:.4f} - run saved to {path}")
     run = load_run(path)

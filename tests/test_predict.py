@@ -1,0 +1,151 @@
+"""Predicting people's images with a saved run: preparation matters, abstention, thresholds, ONNX."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from mnistlab.cli.main import main
+from mnistlab.data.idx import write_idx
+from mnistlab.data.preprocess import prepare_images
+from mnistlab.predict.decision import DecisionRule, Thresholds, smallest_threshold
+from mnistlab.predict.engines import OnnxEngine, TorchEngine
+from photos import photo_of
+from test_explore import assert_png
+
+PHOTOS = 120
+
+
+@pytest.fixture(scope="module")
+def photo_dir(tmp_path_factory: pytest.TempPathFactory, mnist) -> Path:
+    """Photos of the last test digits (dark ink on light paper, off-centre, larger, noisy), label in the name."""
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for i in range(PHOTOS):
+        index = len(mnist.x_test) - 1 - i
+        suffix = ".jpg" if i % 2 else ".png"
+        photo_of(mnist.x_test[index], rng).save(folder / f"{i:03d}-label{mnist.y_test[index]}{suffix}")
+    return folder
+
+
+def predictions(capsys, *args: str) -> list[dict]:
+    assert main(["predict", *args, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def accuracy(rows: list[dict]) -> float:
+    return float(np.mean([str(r["class"]) == re.search(r"label(\d)", r["input"]).group(1) for r in rows]))
+
+
+def test_preparation_is_what_makes_photos_readable(capsys, cnn_run, photo_dir: Path, mnist) -> None:
+    prepared = predictions(capsys, str(cnn_run.path), str(photo_dir))
+    raw = predictions(capsys, str(cnn_run.path), str(photo_dir), "--no-prepare")
+    assert len(prepared) == PHOTOS
+    # the same digits as MNIST itself shows them, for the fair comparison
+    originals = prepare_images(mnist.x_test[-PHOTOS:], 255, flat=False).numpy()
+    on_originals = float(np.mean(TorchEngine(cnn_run.network).run(originals)[0].argmax(1) == mnist.y_test[-PHOTOS:]))
+    assert accuracy(prepared) >= min(on_originals, cnn_run.metrics["test_accuracy"]) - 0.05
+    assert accuracy(raw) < 0.5 and accuracy(prepared) - accuracy(raw) > 0.4
+    answered = [r for r in prepared if not r["unsure"]]
+    assert accuracy(answered) >= accuracy(prepared) and len(answered) >= 0.6 * PHOTOS
+
+
+def text_image(text: str) -> Image.Image:
+    image = Image.new("L", (200, 200), 230)
+    ImageDraw.Draw(image).text((50, 20), text, fill=20, font=ImageFont.load_default(size=120))
+    return image
+
+
+def test_blank_noise_and_letters_are_unsure(capsys, cnn_run, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    Image.new("L", (120, 90), 235).save(tmp_path / "blank.png")
+    Image.fromarray(rng.integers(0, 256, (150, 150)).astype(np.uint8)).save(tmp_path / "noise.png")
+    for letter in "XMW":
+        text_image(letter).save(tmp_path / f"letter-{letter}.png")
+    rows = predictions(capsys, str(cnn_run.path), str(tmp_path))
+    assert {r["input"].rsplit("/", 1)[1]: r["decision"] for r in rows} == {
+        "blank.png": "unsure", "letter-M.png": "unsure", "letter-W.png": "unsure", "letter-X.png": "unsure", "noise.png": "unsure"}
+    assert {r["reason"] for r in rows if r["input"].endswith("/blank.png")} == {"no ink found"}
+
+
+def test_inputs_globs_idx_stdin_and_formats(capsys, cnn_run, photo_dir: Path, mnist, tmp_path: Path) -> None:
+    write_idx(tmp_path / "five-idx3-ubyte.gz", mnist.x_test[:5])
+    rows = predictions(capsys, str(cnn_run.path), str(tmp_path / "five-idx3-ubyte.gz"), str(photo_dir / "00*.png"))
+    assert len(rows) == 5 + 5 and rows[0]["input"].endswith("five-idx3-ubyte.gz[0]")
+    assert [r["class"] for r in rows[:5]] == mnist.y_test[:5].tolist()
+    assert main(["predict", str(cnn_run.path), str(photo_dir / "001-*"), "--format", "csv", "--save-prepared", str(tmp_path / "seen")]) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert table[0].keys() >= {"input", "predicted", "confidence", "answer", "top 3"}
+    (seen,) = (tmp_path / "seen").iterdir()
+    assert Image.open(seen).size == (28, 28)
+    photo = next(photo_dir.glob("000-*"))
+    piped = subprocess.run([sys.executable, "-m", "mnistlab", "predict", str(cnn_run.path), "-"], input=photo.read_bytes(),
+                           capture_output=True, check=True)
+    assert "<stdin>" in piped.stdout.decode()
+
+
+def test_predict_bad_inputs_are_one_line(capsys, cnn_run, tmp_path: Path) -> None:
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("not an image")
+    for path in ("empty.png", "text.png", "missing*.png"):
+        assert main(["predict", str(cnn_run.path), str(tmp_path / path)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and err.startswith("mnistlab: error: ")
+
+
+def test_decision_thresholds_come_from_validation(cnn_run) -> None:
+    rule = json.loads((cnn_run.path / "decision.json").read_text())
+    assert 0.5 < rule["confidence"] < 1 and 0 < rule["margin"] < 1 and rule["distance"] > 0
+    assert rule["chosen_on"] == "test set (10000 images)"  # this run validated on the test set
+
+
+def test_smallest_threshold_and_rule() -> None:
+    scores = np.array([0.99, 0.95, 0.9, 0.8, 0.6])
+    correct = np.array([True, True, False, True, False])
+    assert smallest_threshold(scores, correct, max_error=0.0) == 0.95
+    assert smallest_threshold(scores, correct, max_error=0.25) == 0.8
+    rule = DecisionRule(Thresholds(0.9, 0.5, None), None)
+    probs = np.array([[0.95, 0.05], [0.6, 0.4], [0.92, 0.08]])
+    decisions = rule.decide(probs, None, blank=np.array([False, False, True]))
+    assert [d.label for d in decisions] == [0, None, None]
+    assert decisions[1].reason.startswith("confidence") and decisions[2].reason == "no ink found"
+
+
+def test_thresholds_command(capsys, cnn_run, data_dir: Path) -> None:
+    assert main(["thresholds", str(cnn_run.path)]) == 0
+    out = capsys.readouterr().out
+    assert "99.0%" in out and "99.5%" in out and "99.9%" in out
+    assert_png(cnn_run.path / "thresholds" / "risk-coverage.png")
+    rows = list(csv.DictReader((cnn_run.path / "thresholds" / "thresholds.csv").open()))
+    assert [float(r["target_accuracy"]) for r in rows] == [0.99, 0.995, 0.999]
+    reached = [r for r in rows if r["threshold"]]
+    assert all(float(r["accuracy"]) >= float(r["target_accuracy"]) for r in reached)
+    assert [float(r["coverage"]) for r in reached] == sorted((float(r["coverage"]) for r in reached), reverse=True)
+
+
+def test_onnx_matches_torch_on_all_test_images(capsys, cnn_run, mnist, photo_dir: Path) -> None:
+    assert main(["export", str(cnn_run.path), "--format", "onnx"]) == 0
+    assert "model.onnx" in capsys.readouterr().out
+    x = prepare_images(mnist.x_test, 255, flat=False).numpy()
+    torch_probs, torch_features = TorchEngine(cnn_run.network).run(x)
+    onnx_probs, onnx_features = OnnxEngine(cnn_run.path / "model.onnx").run(x)
+    assert len(onnx_probs) == 10000
+    assert np.array_equal(torch_probs.argmax(1), onnx_probs.argmax(1))
+    assert np.abs(torch_probs - onnx_probs).max() < 1e-4
+    assert np.allclose(torch_features, onnx_features, atol=1e-3)
+    import onnx
+
+    metadata = {p.key: p.value for p in onnx.load(str(cnn_run.path / "model.onnx")).metadata_props}
+    assert "white ink on a black background" in metadata["mnistlab_input_contract"]
+    with_torch = predictions(capsys, str(cnn_run.path), str(photo_dir / "01*"))
+    with_onnx = predictions(capsys, str(cnn_run.path), str(photo_dir / "01*"), "--engine", "onnx")
+    assert [r["decision"] for r in with_torch] == [r["decision"] for r in with_onnx]
