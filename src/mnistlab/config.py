@@ -17,6 +17,7 @@ from mnistlab.training.early_stopping import EarlyStopping
 from mnistlab.training.optimizers import OPTIMIZERS
 
 DEVICES = ("auto", "cpu", "cuda")
+SCHEDULES = ("constant", "onecycle")
 
 
 @dataclass
@@ -27,7 +28,8 @@ class TrainConfig:
     dataset: str = "mnist"  # mnist | fashion-mnist | digits | a folder, .csv or .npz
     model: str | list = "cnn"  # a zoo name or a list of layer tables
     optimizer: str = "rmsprop"  # sgd | rmsprop | adam, with Keras defaults
-    lr: float | None = None  # None: the optimizer's Keras default
+    lr: float | None = None  # None: the optimizer's Keras default; with schedule "onecycle", the peak
+    schedule: str = "constant"  # constant | onecycle (warm up to lr over 25% of the steps, then anneal to ~0)
     batch_size: int = 64  # images per gradient step
     epochs: int = 5  # passes over the training set
     validation: str | float = "test"  # "test" (as the notebooks), "none", or a held-out fraction of train
@@ -40,6 +42,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise MnistlabError(f"unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise MnistlabError(f"schedule must be one of {', '.join(SCHEDULES)}, got '{self.schedule}'")
         if self.device not in DEVICES:
             raise MnistlabError(f"device must be one of {', '.join(DEVICES)}, got '{self.device}'")
         for key in ("batch_size", "epochs"):

@@ -23,7 +23,7 @@ from mnistlab.predict.decision import save_rule
 from mnistlab.runs.store import Run, load_run, new_run_dir, save_run
 from mnistlab.training.interrupt import graceful_interrupt
 from mnistlab.training.loop import evaluate_tensors, fit
-from mnistlab.training.optimizers import make_optimizer
+from mnistlab.training.optimizers import make_optimizer, make_schedule
 from mnistlab.training.progress import Progress
 from mnistlab.viz.report import write_report
 
@@ -78,6 +78,8 @@ def train(
     network = build_model(config.model, dataset.image_shape, dataset.num_classes).to(device)
     data = to_tensors(dataset, network.flat_input, config.validation, config.seed, device)
     optimizer = make_optimizer(config.optimizer, network.parameters(), config.lr)
+    steps = (len(data.x_train) + config.batch_size - 1) // config.batch_size
+    scheduler = make_schedule(config.schedule, optimizer, config.epochs * steps)
     stopper = config.stopper()
     if stopper is not None and stopper.monitor.startswith("val_") and data.x_val is None:
         raise MnistlabError(f"early stopping monitors {stopper.monitor} but validation is 'none'; set validation")
@@ -90,7 +92,7 @@ def train(
         result = fit(
             network, data, optimizer, config.epochs, config.batch_size,
             augmentation=config.augmentation(), image_shape=dataset.image_shape,
-            early_stopping=stopper, progress=progress, stop=stop,
+            early_stopping=stopper, progress=progress, stop=stop, scheduler=scheduler,
         )
     seconds = time.perf_counter() - start
     train_loss, train_accuracy = evaluate_tensors(network, data.x_train, data.y_train)

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from mnistlab import __version__
-from mnistlab.cli import data, look, models, predict, recipes, runs, serve, train
+from mnistlab.cli import bench, data, look, models, predict, recipes, runs, serve, train
 from mnistlab.errors import MnistlabError
 
 EXIT_USER_ERROR = 2
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mnistlab {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (data, models, train, runs, look, recipes, predict, serve):
+    for module in (data, models, train, runs, look, recipes, predict, serve, bench):
         module.register(commands)
     return parser
 

@@ -4,6 +4,7 @@ A recipe file::
 
     description = "..."
     notebook = "where the experiment comes from"
+    kind = "notebook"  # or "speed": mnistlab's own fast recipes, left out of `reproduce` by default
 
     [train]            # TrainConfig fields: dataset, model, optimizer, epochs, batch_size, ...
 
@@ -23,7 +24,8 @@ from mnistlab.config import TrainConfig
 from mnistlab.errors import MnistlabError
 
 RECIPE_DIR = Path(__file__).parent
-RECIPE_KEYS = {"description", "notebook", "train", "expected"}
+RECIPE_KEYS = {"description", "notebook", "kind", "train", "expected"}
+KINDS = ("notebook", "speed")  # a notebook's experiment, or one of mnistlab's own speed recipes
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Recipe:
     name: str
     description: str
     notebook: str
+    kind: str
     config: TrainConfig
     expected_accuracy: float | None
     printed: str
@@ -59,12 +62,16 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         raise MnistlabError(f"recipe {path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(RECIPE_KEYS))}")
     if "train" not in data:
         raise MnistlabError(f"recipe {path} has no [train] table")
+    kind = data.get("kind", "notebook")
+    if kind not in KINDS:
+        raise MnistlabError(f"recipe {path}: kind must be one of {', '.join(KINDS)}, got '{kind}'")
     config = TrainConfig.from_dict({"name": path.stem, **data["train"]}, where=f"recipe {path} [train]")
     expected = data.get("expected", {})
     return Recipe(
         name=path.stem,
         description=data.get("description", ""),
         notebook=data.get("notebook", ""),
+        kind=kind,
         config=config,
         expected_accuracy=expected.get("test_accuracy"),
         printed=expected.get("printed", ""),
@@ -72,5 +79,6 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     )
 
 
-def list_recipes() -> list[Recipe]:
-    return [load_recipe(name) for name in recipe_names()]
+def list_recipes(kind: str | None = None) -> list[Recipe]:
+    """All built-in recipes, or those of one ``kind``."""
+    return [r for r in (load_recipe(name) for name in recipe_names()) if kind is None or r.kind == kind]

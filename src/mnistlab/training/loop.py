@@ -52,6 +52,7 @@ def fit(
     early_stopping: EarlyStopping | None = None,
     progress: Progress | None = None,
     stop: StopFlag | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> FitResult:
     """Train for ``epochs`` over shuffled batches of ``data.x_train``, validating after each epoch.
 
@@ -80,6 +81,8 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             loss_sum += loss.detach() * len(index)
             correct += (logits.detach().argmax(1) == yb).sum()
             seen += len(index)

@@ -34,3 +34,11 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float | 
     if lr is not None and not lr > 0:
         raise MnistlabError(f"the learning rate must be positive, got {lr}")
     return cls(params, **{**defaults, **({"lr": lr} if lr is not None else {})})
+
+
+def make_schedule(name: str, optimizer: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """None for a constant learning rate; for "onecycle", a per-step one-cycle schedule peaking at the optimizer's lr."""
+    if name == "constant":
+        return None
+    peak = optimizer.param_groups[0]["lr"]
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peak, total_steps=max(total_steps, 1), pct_start=0.25)

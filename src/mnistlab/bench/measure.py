@@ -1,0 +1,156 @@
+"""The benchmark's measurements: throughput, time to accuracy, inference, memory, speed options."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mnistlab.config import TrainConfig, merge
+from mnistlab.data.dataset import Dataset
+from mnistlab.data.preprocess import prepare_images
+from mnistlab.experiment import cpu_name, train
+from mnistlab.models.zoo import build_model
+from mnistlab.predict.engines import OnnxEngine, TorchEngine
+from mnistlab.predict.export import export_onnx
+from mnistlab.runs.store import Run
+from mnistlab.training.optimizers import make_optimizer
+from mnistlab.training.progress import Progress
+
+QUIET = Progress(quiet=True)
+
+
+def machine(device: torch.device) -> dict:
+    flags = ""
+    if Path("/proc/cpuinfo").is_file():
+        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+    return {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "device": str(device) if device.type == "cpu" else f"{device} ({torch.cuda.get_device_name(device)})",
+        "amx_bf16": "amx_bf16" in flags,
+        "avx512": "avx512f" in flags,
+    }
+
+
+def train_quietly(config: TrainConfig, dataset: Dataset, folder: Path) -> Run:
+    return train(config, out=folder, progress=QUIET, dataset=dataset, report=False)
+
+
+def throughput(config: TrainConfig, dataset: Dataset, folder: Path) -> dict:
+    """Seconds per epoch at steady state (the first epoch is warm-up and left out), images/s, test accuracy."""
+    run = train_quietly(merge(config, {"validation": "none"}), dataset, folder)
+    seconds = [row["seconds"] for row in run.history]
+    steady = float(np.mean(seconds[1:] if len(seconds) > 1 else seconds))
+    images = run.metrics["dataset"]["train"]
+    return {"epoch_seconds": seconds, "seconds_per_epoch": steady, "images_per_second": images / steady,
+            "test_accuracy": run.metrics["test_accuracy"], "epochs": len(seconds)}
+
+
+def time_to_accuracy(config: TrainConfig, dataset: Dataset, seeds: list[int], targets: tuple[float, ...], folder: Path) -> dict:
+    """Per seed: wall seconds of training until the end of the first epoch at or above each target test accuracy."""
+    per_seed = []
+    for seed in seeds:
+        run = train_quietly(merge(config, {"seed": seed, "validation": "test"}), dataset, folder / f"seed{seed}")
+        elapsed, reached = 0.0, {}
+        for row in run.history:
+            elapsed += row["seconds"]
+            for target in targets:
+                if target not in reached and row["val_accuracy"] >= target:
+                    reached[target] = elapsed
+        per_seed.append({"seed": seed, "final_accuracy": run.metrics["test_accuracy"], "seconds": run.metrics["seconds"],
+                         "reached": {f"{t:.3f}": reached.get(t) for t in targets}})
+    summary = {}
+    for target in targets:
+        times = [s["reached"][f"{target:.3f}"] for s in per_seed]
+        hit = [t for t in times if t is not None]
+        summary[f"{target:.3f}"] = {
+            "seeds_reaching": len(hit), "seeds": len(times),
+            "mean": float(np.mean(hit)) if hit else None, "sd": float(np.std(hit)) if len(hit) > 1 else 0.0 if hit else None,
+            "min": float(np.min(hit)) if hit else None,
+        }
+    accuracies = [s["final_accuracy"] for s in per_seed]
+    return {"per_seed": per_seed, "targets": summary, "final_accuracy_mean": float(np.mean(accuracies)),
+            "final_accuracy_min": float(np.min(accuracies))}
+
+
+def inference(run: Run, dataset: Dataset, folder: Path, single_calls: int) -> dict:
+    """Images/s on the whole test set and single-image latency p50/p99, for torch and ONNX."""
+    x = prepare_images(dataset.x_test, dataset.max_value, run.network.flat_input).numpy()
+    export_onnx(run, folder / "model.onnx")
+    results = {}
+    for name, engine in (("torch", TorchEngine(run.network)), ("onnx", OnnxEngine(folder / "model.onnx"))):
+        engine.run(x[:256])  # warm-up
+        began = time.perf_counter()
+        engine.run(x)
+        batch_seconds = time.perf_counter() - began
+        latencies = []
+        for i in range(single_calls):
+            one = x[i % len(x) : i % len(x) + 1]
+            began = time.perf_counter()
+            engine.run(one)
+            latencies.append((time.perf_counter() - began) * 1000)
+        p50, p99 = np.percentile(latencies, [50, 99])
+        results[name] = {"images_per_second": len(x) / batch_seconds, "latency_p50_ms": float(p50), "latency_p99_ms": float(p99)}
+    return results
+
+
+def peak_memory(recipe: str, limit: int, data_dir: Path) -> float:
+    """Peak resident memory (MiB) of a `mnistlab train` process: one epoch of ``recipe`` on ``limit`` images."""
+    with tempfile.TemporaryDirectory() as tmp:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        subprocess.run(
+            [sys.executable, "-m", "mnistlab", "train", recipe, "--epochs", "1", "--limit", str(limit), "--quiet",
+             "--out", str(Path(tmp) / "run"), "--data-dir", str(data_dir)],
+            check=True, capture_output=True,
+        )
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(peak, before) / 1024
+
+
+def step_time(variant: str, dataset: Dataset, steps: int, batch_size: int = 64) -> float:
+    """Milliseconds per training step (batch 64, Adam) of the notebook CNN under one speed option."""
+    torch.manual_seed(0)
+    network = build_model("cnn")
+    x = prepare_images(dataset.x_train[: steps * batch_size], 255, flat=False)
+    y = torch.from_numpy(dataset.y_train[: steps * batch_size])
+    use_bf16 = variant == "bf16 autocast"
+    if variant == "channels_last":
+        network = network.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    elif variant == "torch.compile":
+        network = torch.compile(network)
+    if variant in ("fused adam", "foreach adam"):
+        optimizer = torch.optim.Adam(network.parameters(), lr=1e-3, eps=1e-7, **{variant.split()[0]: True})
+    else:
+        optimizer = make_optimizer("adam", network.parameters())
+
+    def step(i: int) -> None:
+        xb, yb = x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+            logits = network(xb)
+        loss = F.cross_entropy(logits.float(), yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    warmup = min(10, steps // 2)
+    for i in range(warmup):
+        step(i)
+    began = time.perf_counter()
+    for i in range(warmup, steps):
+        step(i)
+    return (time.perf_counter() - began) * 1000 / (steps - warmup)
+
+
+SPEED_VARIANTS = ("baseline (fp32, contiguous, default Adam)", "channels_last", "foreach adam", "fused adam", "bf16 autocast", "torch.compile")

@@ -1,0 +1,31 @@
+"""``mnistlab bench``: training speed, time to accuracy, inference and memory, with a Keras reference."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mnistlab.cli.options import add_data_dir, add_device
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "bench",
+        help="measure speed and time to accuracy, side by side with Keras 3 (writes docs/benchmarks.md and .json)",
+        description="Runs for about a quarter of an hour on 2 CPU cores; --quick checks the whole path in a minute "
+        "(its numbers mean nothing). The Keras reference runs in its own environment, created on first use "
+        "in $MNISTLAB_HOME/keras-env (tensorflow-cpu and keras from PyPI).",
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny settings: 2,000 images, 2 epochs, 1 seed")
+    parser.add_argument("--no-keras", dest="keras", action="store_false", help="skip the Keras reference")
+    parser.add_argument("--out", default="docs/benchmarks.md", help="Markdown file to write (default: %(default)s)")
+    add_device(parser)
+    add_data_dir(parser)
+    parser.set_defaults(handler=run_bench)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from mnistlab.bench.run import run_benchmark
+
+    run_benchmark(args.quick, args.device, args.data_dir, args.keras, Path(args.out))
+    return 0
