@@ -16,9 +16,10 @@ def test_every_recipe_is_complete() -> None:
     recipes = list_recipes()
     assert len(recipes) >= 11
     for recipe in recipes:
-        assert recipe.config.model in ZOO
+        assert recipe.config.model in ZOO if recipe.kind == "notebook" else isinstance(recipe.config.model, list)
         assert recipe.expected_accuracy is None or 0.5 < recipe.expected_accuracy < 1
         assert recipe.printed and recipe.reading and recipe.notebook
+    assert {r.name for r in recipes if r.kind == "speed"} == {"fast-99", "fast-995"}
     with_numbers = {r.name for r in recipes if r.expected_accuracy is not None}
     assert {"nb1-mlp-64-tanh", "nb1-mlp-64-32-tanh", "nb1-mlp-64-32-relu", "nb2-mlp-512", "nb2-cnn",
             "nb3-mlp-512-512-dropout", "nb4-mlp-512-512-dropout", "nb4-cnn-bn-augmented"} <= with_numbers
@@ -63,4 +64,11 @@ def test_bad_recipe_files(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(MnistlabError, match=message):
+        load_recipe(str(path))
+
+
+def test_bad_kind(tmp_path: Path) -> None:
+    path = tmp_path / "odd.toml"
+    path.write_text('kind = "homework"\n[train]\n')
+    with pytest.raises(MnistlabError, match="kind must be one of notebook, speed"):
         load_recipe(str(path))

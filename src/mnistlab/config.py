@@ -17,6 +17,7 @@ from mnistlab.training.early_stopping import EarlyStopping
 from mnistlab.training.optimizers import OPTIMIZERS
 
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "bf16", "auto")
 SCHEDULES = ("constant", "onecycle")
 
 
@@ -35,6 +36,7 @@ class TrainConfig:
     validation: str | float = "test"  # "test" (as the notebooks), "none", or a held-out fraction of train
     seed: int = 0  # seeds shuffling, initialization, dropout and augmentation
     device: str = "auto"  # auto | cpu | cuda
+    precision: str = "fp32"  # fp32 | bf16 (autocast) | auto: bf16 where the hardware has fast bf16 (CPU AMX, CUDA)
     limit: int | None = None  # train on the first N training images only (quick tries)
     augment: dict | None = None  # Augmentation fields; {} for the notebook's values
     early_stopping: dict | None = None  # EarlyStopping fields (monitor, patience, min_delta, restore_best_weights)
@@ -44,6 +46,8 @@ class TrainConfig:
             raise MnistlabError(f"unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise MnistlabError(f"schedule must be one of {', '.join(SCHEDULES)}, got '{self.schedule}'")
+        if self.precision not in PRECISIONS:
+            raise MnistlabError(f"precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'")
         if self.device not in DEVICES:
             raise MnistlabError(f"device must be one of {', '.join(DEVICES)}, got '{self.device}'")
         for key in ("batch_size", "epochs"):

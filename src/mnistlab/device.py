@@ -21,3 +21,22 @@ def resolve_device(name: str) -> torch.device:
 def seed_everything(seed: int) -> None:
     """Seed torch's generators (CPU and CUDA): shuffling, init, dropout and augmentation."""
     torch.manual_seed(seed)
+
+
+def cpu_has_amx() -> bool:
+    """Whether the CPU has AMX bf16 tiles (where bf16 matrix maths is much faster than fp32)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            return any(line.startswith("flags") and "amx_bf16" in line for line in handle)
+    except OSError:
+        return False
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for training, or None for plain fp32."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    fast = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_amx()
+    return torch.bfloat16 if fast else None

@@ -8,7 +8,7 @@ A model is a list of layer specs plus an input shape, e.g.::
      {"type": "dense", "units": 10, "activation": "softmax"}]
 
 Keras semantics so results compare with the notebooks: Glorot-uniform kernels, zero
-biases, batch norm with momentum 0.99 and epsilon 1e-3. A final ``softmax`` is folded
+biases, batch norm with momentum 0.99 (Keras's convention) and epsilon 1e-3. A final ``softmax`` is folded
 into the loss: the network outputs logits and ``predict_proba`` applies the softmax.
 """
 
@@ -38,11 +38,10 @@ LAYER_PARAMS: dict[str, dict[str, object]] = {
     "maxpool2d": {"pool_size": 2},
     "flatten": {},
     "dropout": {"rate": None},
-    "batchnorm": {},
+    "batchnorm": {"momentum": 0.99},  # Keras's: moving = momentum * moving + (1 - momentum) * batch
     "activation": {"activation": None},
 }
 
-KERAS_BN_MOMENTUM = 0.01  # torch's momentum = 1 - Keras's 0.99
 KERAS_BN_EPSILON = 1e-3
 
 
@@ -120,7 +119,10 @@ def build_layer(spec: dict, shape: tuple[int, ...], index: int) -> tuple[nn.Modu
         module, out = nn.Dropout(float(spec["rate"])), shape
     elif kind == "batchnorm":
         norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
-        module, out = norm(shape[0], eps=KERAS_BN_EPSILON, momentum=KERAS_BN_MOMENTUM), shape
+        momentum = float(spec["momentum"])
+        if not 0 <= momentum < 1:
+            raise MnistlabError(f"{where}: momentum must lie in [0, 1), got {momentum}")
+        module, out = norm(shape[0], eps=KERAS_BN_EPSILON, momentum=1 - momentum), shape  # torch counts the other way
     else:  # activation
         module, out = _with_activation(nn.Identity(), spec["activation"]), shape
     if min(out) <= 0:

@@ -53,11 +53,13 @@ def fit(
     progress: Progress | None = None,
     stop: StopFlag | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    autocast: torch.dtype | None = None,
 ) -> FitResult:
     """Train for ``epochs`` over shuffled batches of ``data.x_train``, validating after each epoch.
 
     Randomness (shuffling, dropout, augmentation) comes from torch's global generator, so
-    seeding it beforehand makes a run repeatable on the same device.
+    seeding it beforehand makes a run repeatable on the same device. ``autocast`` (bf16)
+    runs the forward pass in reduced precision; weights, loss and evaluation stay fp32.
     """
     progress = progress or Progress(quiet=True)
     x, y = data.x_train, data.y_train
@@ -76,7 +78,8 @@ def fit(
             xb, yb = x[index], y[index]
             if augmentation is not None:
                 xb = augmentation(xb.view(len(xb), 1, *image_shape)).view(xb.shape)
-            logits = network(xb)
+            with torch.autocast(x.device.type, dtype=autocast or torch.bfloat16, enabled=autocast is not None):
+                logits = network(xb).float()
             loss = F.cross_entropy(logits, yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
