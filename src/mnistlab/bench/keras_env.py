@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import venv
 from pathlib import Path
@@ -35,7 +36,7 @@ def run_keras(data_folder: Path, model: str, epochs: int, limit: int | None, thr
     command = [str(keras_python()), str(SCRIPT), "--data", str(data_folder), "--model", model, "--epochs", str(epochs)]
     if limit:
         command += ["--limit", str(limit)]
-    env = {"TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise MnistlabError(f"the Keras reference failed: {(result.stderr.strip().splitlines() or ['no output'])[-1]}")
