@@ -58,6 +58,7 @@ def run_benchmark(quick: bool, device: str, data_dir: str | None, keras: bool, o
     log("speed options on the notebook CNN ...")
     steps = 20 if quick else 80
     variants = [v for v in SPEED_VARIANTS if not (quick and v == "torch.compile")]  # compiling alone takes ~30 s
+    step_time("baseline", dataset, steps)  # warm-up, so the first variant measured is not penalised by cold caches
     results["speed_options"] = {v: step_time(v.split(" (")[0] if v.startswith("baseline") else v, dataset, steps) for v in variants}
     if keras:
         results["keras"] = {}
