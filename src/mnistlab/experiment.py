@@ -123,10 +123,10 @@ def train(
     held_out = "validation" if isinstance(config.validation, float) else "test"
     x_held, y_held = (data.x_val, data.y_val) if held_out == "validation" else (data.x_test, data.y_test)
     save_rule(path, calibrate(network, data.x_train, data.y_train, x_held, y_held, f"{held_out} set ({len(y_held)} images)"))
-    progress.message(f"Test accuracy: {test_accuracy:.4f} - test loss: {test_loss:.4f} - run saved to {path}")
     run = load_run(path)
     if report:
         write_report(run, dataset, progress.message)
+    progress.message(f"Test accuracy: {test_accuracy:.4f} - test loss: {test_loss:.4f} - run saved to {path}")
     return run
 
 
