@@ -103,3 +103,47 @@ def test_ctrl_c_keeps_an_interrupted_run(tmp_path: Path, data_dir: Path) -> None
     assert "Interrupted during epoch 1; the run is kept." in out
     metrics = json.loads((out_dir / "metrics.json").read_text())
     assert metrics["status"] == "interrupted" and metrics["epochs_run"] == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["explore", "digits", "--seed", "-1"],
+        ["summary", "cnn", "--classes", "0"],
+        ["train", "--dataset", "digits", "--restore-best"],
+        ["train", "--dataset", "digits", "--lr", "-1"],
+        ["bench", "--quick", "--out", "bench.json"],
+        ["loadtest", "localhost:8000/predict", "--clients", "2", "--requests", "1"],
+        ["predict", "no-such-run", "x.png"],
+    ],
+    ids=["negative-seed", "zero-classes", "restore-best-alone", "negative-lr", "bench-json-out", "url-without-scheme", "missing-run"],
+)
+def test_more_bad_input_is_one_line(capsys, args: list[str]) -> None:
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("mnistlab: error: "), err
+
+
+def test_serve_fails_before_starting_on_a_bad_run(capsys, tmp_path: Path) -> None:
+    from mnistlab import TrainConfig, train
+    from mnistlab.training.progress import Progress
+
+    run = train(TrainConfig(name="d", dataset="digits", model="mlp-64-tanh", epochs=1), out=tmp_path / "run",
+                progress=Progress(quiet=True), report=False)
+    code, out, err = run_cli(capsys, "serve", str(run.path), "--engine", "onnx", "--port", "9")
+    assert code == 2 and "model.onnx does not exist" in err and "Serving" not in out
+
+
+@pytest.mark.parametrize(("values", "message"), [({"lr": "0.01"}, "lr must be"), ({"seed": True}, "seed must be"), ({"epochs": True}, "epochs must be")])
+def test_config_types_are_checked(values: dict, message: str) -> None:
+    from mnistlab import MnistlabError, TrainConfig
+
+    with pytest.raises(MnistlabError, match=message):
+        TrainConfig(**values)
+
+
+def test_damaged_run_folder_is_one_line(capsys, tmp_path: Path) -> None:
+    code, _, _ = run_cli(capsys, "train", "nb5-digits-mlp", "--epochs", "1", "--quiet", "--out", str(tmp_path / "run"))
+    assert code == 0
+    (tmp_path / "run" / "history.csv").write_text("epoch,loss\n1,not-a-number\n")
+    code, _, err = run_cli(capsys, "evaluate", str(tmp_path / "run"))
+    assert code == 2 and "is damaged" in err and len(err.strip().splitlines()) == 1

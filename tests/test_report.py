@@ -14,7 +14,7 @@ from mnistlab import TrainConfig, load_dataset, load_run, train
 from mnistlab.cli.main import main
 from mnistlab.evaluation.analysis import analyze
 from mnistlab.training.progress import Progress
-from mnistlab.viz.report import REPORT_FIGURES, write_report
+from mnistlab.viz.report import REPORT_FIGURES
 from test_explore import assert_png
 
 QUIET = Progress(quiet=True)

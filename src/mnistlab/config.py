@@ -50,11 +50,14 @@ class TrainConfig:
             raise MnistlabError(f"precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'")
         if self.device not in DEVICES:
             raise MnistlabError(f"device must be one of {', '.join(DEVICES)}, got '{self.device}'")
-        for key in ("batch_size", "epochs"):
-            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
-                raise MnistlabError(f"{key} must be a positive integer, got {getattr(self, key)!r}")
-        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
-            raise MnistlabError(f"limit must be a positive integer, got {self.limit!r}")
+        for key in ("batch_size", "epochs", "limit"):
+            value = getattr(self, key)
+            if (key != "limit" or value is not None) and (not _is_int(value) or value < 1):
+                raise MnistlabError(f"{key} must be a positive integer, got {value!r}")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise MnistlabError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.lr is not None and (isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or self.lr <= 0):
+            raise MnistlabError(f"lr must be a positive number, got {self.lr!r}")
         if not isinstance(self.model, (str, list)):
             raise MnistlabError("model must be a zoo name or a list of layer tables")
         self.validation = parse_validation(self.validation)
@@ -73,6 +76,10 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "config") -> "TrainConfig":
         return _build(cls, values, where)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
@@ -94,6 +101,3 @@ def merge(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
     values = config.to_dict()
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig.from_dict(values)
-
-
-

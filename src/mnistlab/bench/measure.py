@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from mnistlab.config import TrainConfig, merge
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.preprocess import prepare_images
+from mnistlab.device import cpu_has_amx
 from mnistlab.experiment import cpu_name, train
 from mnistlab.models.zoo import build_model
 from mnistlab.predict.engines import OnnxEngine, TorchEngine
@@ -29,17 +30,13 @@ QUIET = Progress(quiet=True)
 
 
 def machine(device: torch.device) -> dict:
-    flags = ""
-    if Path("/proc/cpuinfo").is_file():
-        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
     return {
         "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "device": str(device) if device.type == "cpu" else f"{device} ({torch.cuda.get_device_name(device)})",
-        "amx_bf16": "amx_bf16" in flags,
-        "avx512": "avx512f" in flags,
+        "amx_bf16": cpu_has_amx(),
     }
 
 

@@ -26,6 +26,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_bench(args: argparse.Namespace) -> int:
     from mnistlab.bench.run import run_benchmark
+    from mnistlab.errors import MnistlabError
 
+    if not args.out.endswith(".md"):
+        raise MnistlabError(f"--out must name a Markdown file ending in .md (the JSON goes beside it), got '{args.out}'")
     run_benchmark(args.quick, args.device, args.data_dir, args.keras, Path(args.out))
     return 0

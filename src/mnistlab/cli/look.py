@@ -39,8 +39,8 @@ def run_explore(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, args.data_dir, show_progress=True)
     if not 0 <= args.index < len(dataset.x_train):
         raise MnistlabError(f"--index must lie in 0..{len(dataset.x_train) - 1}, got {args.index}")
-    if args.grid < 1:
-        raise MnistlabError(f"--grid must be at least 1, got {args.grid}")
+    if args.grid < 1 or args.seed < 0:
+        raise MnistlabError(f"--grid must be at least 1 and --seed at least 0, got {args.grid} and {args.seed}")
     facts = dataset_facts(dataset)
     print(f"{facts['name']} (from {facts['source']})")
     print(f"  train {tuple(facts['train_shape'])}, test {tuple(facts['test_shape'])}, dtype {facts['dtype']}, "

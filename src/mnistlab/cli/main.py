@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except MnistlabError as exc:
+    except (MnistlabError, OSError) as exc:  # OSError: a file that cannot be read or written
         print(f"mnistlab: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from mnistlab.atomic import write_with
 from mnistlab.cli.options import add_data_dir, print_table
 from mnistlab.data.loaders import load_dataset
 from mnistlab.predict.calibrate import calibrate_on_dataset, write_threshold_report
@@ -64,7 +65,8 @@ def run_predict(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         for i, p in enumerate(predictions):
             stem = Path(p.name.replace("<", "").replace(">", "").replace("[", "-").replace("]", "")).stem
-            Image.fromarray(p.prepared.pixels).save(folder / f"{i:04d}-{stem}.png")
+            image = Image.fromarray(p.prepared.pixels)
+            write_with(folder / f"{i:04d}-{stem}.png", lambda tmp, image=image: image.save(tmp, format="PNG"))
     if args.format == "json":
         print(json.dumps([p.to_dict() for p in predictions], indent=2))
     elif args.format == "csv":

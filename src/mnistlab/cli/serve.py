@@ -6,7 +6,6 @@ import argparse
 
 from mnistlab.errors import MnistlabError
 from mnistlab.predict.engines import ENGINES
-from mnistlab.runs.store import load_run
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -27,11 +26,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from mnistlab.predict.predictor import Predictor
     from mnistlab.serve.app import create_app
 
-    load_run(args.run)  # fail with one line before the server starts
+    predictor = Predictor(args.run, engine=args.engine)  # a bad run fails here, in one line, before the server starts
     print(f"Serving {args.run} on http://{args.host}:{args.port}/ (API docs at /docs)", flush=True)
-    uvicorn.run(create_app(args.run, args.engine), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(predictor), host=args.host, port=args.port, log_level="warning")
     return 0
 
 

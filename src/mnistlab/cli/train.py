@@ -67,6 +67,8 @@ def run_training(args: argparse.Namespace) -> int:
     }
     if args.augment:
         overrides["augment"] = {}
+    if args.patience is None and (args.restore_best or args.monitor != "val_loss"):
+        raise MnistlabError("--monitor and --restore-best configure early stopping: give --patience N too")
     if args.patience is not None:
         overrides["early_stopping"] = {"monitor": args.monitor, "patience": args.patience, "restore_best_weights": args.restore_best}
     config = merge(base_config(args), overrides)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mnistlab.errors import MnistlabError
 
 
 @dataclass(frozen=True)
@@ -110,13 +109,3 @@ DIGITS_DESCRIPTION = (
 )
 
 BUILTIN_NAMES = (*IDX_DATASETS, "digits")
-
-
-def idx_spec(name: str) -> IdxDatasetSpec:
-    """The spec of a downloadable dataset, or a one-line error listing the known ones."""
-    try:
-        return IDX_DATASETS[name]
-    except KeyError:
-        raise MnistlabError(
-            f"unknown dataset '{name}'; choose one of {', '.join(IDX_DATASETS)}"
-        ) from None

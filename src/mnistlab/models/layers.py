@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from mnistlab.errors import MnistlabError
@@ -75,6 +74,9 @@ def normalize_spec(spec: dict, index: int) -> dict:
         raise MnistlabError(
             f"layer {index} ({kind}): unknown activation '{full['activation']}'; choose one of {', '.join(ACTIVATIONS)}"
         )
+    for key in ("units", "filters", "kernel_size", "pool_size"):
+        if key in full and (not isinstance(full[key], int) or isinstance(full[key], bool) or full[key] < 1):
+            raise MnistlabError(f"layer {index} ({kind}): {key} must be a positive integer, got {full[key]!r}")
     if "rate" in full and not 0 <= float(full["rate"]) < 1:
         raise MnistlabError(f"layer {index} (dropout): rate must lie in [0, 1), got {full['rate']}")
     return full

@@ -155,7 +155,10 @@ def load_rule(run_path: Path) -> DecisionRule:
     path = run_path / RULE_FILE
     if not path.is_file():
         raise MnistlabError(f"{run_path} has no decision thresholds ({RULE_FILE}); compute them with `mnistlab thresholds {run_path}`")
-    thresholds = Thresholds(**json.loads(path.read_text(encoding="utf-8")))
+    try:
+        thresholds = Thresholds(**json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise MnistlabError(f"{path} is damaged ({exc}); recompute it with `mnistlab thresholds {run_path}`") from None
     stats = None
     if (run_path / STATS_FILE).is_file():
         arrays = load_file(str(run_path / STATS_FILE))

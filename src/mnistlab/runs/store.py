@@ -7,6 +7,7 @@ A run folder holds::
     model.safetensors  the weights (tensors only, no pickled code)
     history.csv        one row per epoch: loss, accuracy, val_loss, val_accuracy, seconds
     metrics.json       train/test loss and accuracy, parameters, seconds, device, versions, status
+    decision.json      the "unsure" thresholds, with decision.safetensors (feature statistics)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import csv
 import io
 import json
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from mnistlab.errors import MnistlabError
 from mnistlab.models.network import Network
 
 RUN_FILES = ("config.json", "architecture.json", "model.safetensors", "history.csv", "metrics.json")
+DERIVED_FILES = ("model.onnx", "thresholds")
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
 
@@ -63,9 +66,12 @@ def history_csv(history: list[dict]) -> str:
 
 
 def save_run(path: str | Path, config: TrainConfig, network: Network, history: list[dict], metrics: dict, class_names: tuple[str, ...]) -> Path:
-    """Write every file of a run folder (each one atomically; metrics.json last, marking it complete)."""
+    """Write every file of a run folder, each atomically; outputs derived from earlier weights are removed."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    for stale in DERIVED_FILES:  # made from earlier weights: an ONNX export, threshold tables
+        target = path / stale
+        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
     write_with(path / "model.safetensors", lambda tmp: save_file(state, str(tmp)))
     write_json(path / "architecture.json", {**network.architecture, "class_names": list(class_names)})
@@ -84,13 +90,16 @@ def _read_json(path: Path) -> dict:
 
 def read_history(path: Path) -> list[dict]:
     with path.open(encoding="utf-8") as handle:
-        return [
-            {k: (int(v) if k == "epoch" else float(v)) if v != "" else None for k, v in row.items()}
-            for row in csv.DictReader(handle)
-        ]
+        try:
+            return [
+                {k: (int(v) if k == "epoch" else float(v)) if v != "" else None for k, v in row.items()}
+                for row in csv.DictReader(handle)
+            ]
+        except (TypeError, ValueError) as exc:
+            raise MnistlabError(f"{path} is damaged ({exc}); the run folder cannot be loaded") from None
 
 
-def load_run(path: str | Path, device: str = "cpu") -> Run:
+def load_run(path: str | Path) -> Run:
     """Load a run folder: rebuild the network from its architecture and load the weights."""
     path = Path(path)
     if not path.is_dir():
@@ -99,18 +108,20 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     if missing:
         raise MnistlabError(f"{path} is not a complete run folder (missing {', '.join(missing)})")
     architecture = _read_json(path / "architecture.json")
+    if not {"layers", "input_shape", "class_names"} <= set(architecture):
+        raise MnistlabError(f"{path}/architecture.json is damaged (needs layers, input_shape, class_names)")
     network = Network.from_architecture(architecture)
     try:
-        network.load_state_dict(load_file(str(path / "model.safetensors"), device=device))
+        network.load_state_dict(load_file(str(path / "model.safetensors")))
     except (RuntimeError, OSError) as exc:
         raise MnistlabError(f"{path}/model.safetensors does not fit its architecture ({str(exc).splitlines()[0]})") from None
-    network.to(device).eval()
+    network.eval()
     config = TrainConfig.from_dict(_read_json(path / "config.json"), where=f"{path}/config.json")
     return Run(path, config, read_history(path / "history.csv"), _read_json(path / "metrics.json"), network, tuple(architecture["class_names"]))
 
 
 def list_runs(runs_dir: str | Path) -> list[tuple[Path, dict]]:
-    """(folder, metrics) of every complete run under ``runs_dir`` (recursively), oldest first."""
+    """(folder, metrics) of every complete run under ``runs_dir`` (recursively), sorted by folder name."""
     root = Path(runs_dir)
     if not root.is_dir():
         return []

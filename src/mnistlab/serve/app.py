@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from contextlib import asynccontextmanager
 from importlib.resources import files
-from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
@@ -116,13 +115,14 @@ async def read_body(request: Request) -> bytes:
     return bytes(body)
 
 
-def create_app(run_path: str | Path, engine: str = "torch") -> FastAPI:
-    """The app for one run; the model is loaded at startup."""
+def create_app(predictor: Predictor) -> FastAPI:
+    """The app serving one loaded run (load it first, so a bad run fails before the server starts)."""
     state: dict[str, Predictor] = {}
+    engine = predictor.engine.name
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        state["predictor"] = Predictor(run_path, engine=engine)
+        state["predictor"] = predictor
         yield
         state.clear()
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from mnistlab.errors import MnistlabError
+
 
 def sample_png() -> bytes:
     """A hand-drawn-looking 7: dark ink on light paper, off-centre, larger than 28x28."""
@@ -46,6 +48,12 @@ class LoadResult:
 def load_test(url: str, clients: int = 100, requests_per_client: int = 10, body: bytes | None = None, timeout: float = 60.0) -> LoadResult:
     """``clients`` threads, each with its own keep-alive connection, each sending ``requests_per_client`` POSTs."""
     parsed = urllib.parse.urlsplit(url)
+    try:
+        port = parsed.port or 80
+    except ValueError:
+        port = None
+    if parsed.scheme != "http" or not parsed.hostname or port is None:
+        raise MnistlabError(f"the URL must look like http://127.0.0.1:8000/predict, got '{url}'")
     path = parsed.path or "/predict"
     body = body or sample_png()
     latencies: list[float] = []
@@ -54,7 +62,7 @@ def load_test(url: str, clients: int = 100, requests_per_client: int = 10, body:
     start_gate = threading.Barrier(clients + 1)
 
     def client() -> None:
-        connection = http.client.HTTPConnection(parsed.hostname, parsed.port or 80, timeout=timeout)
+        connection = http.client.HTTPConnection(parsed.hostname, port, timeout=timeout)
         start_gate.wait()
         for _ in range(requests_per_client):
             began = time.perf_counter()
@@ -66,7 +74,7 @@ def load_test(url: str, clients: int = 100, requests_per_client: int = 10, body:
             except (OSError, http.client.HTTPException):
                 ok = False
                 connection.close()
-                connection = http.client.HTTPConnection(parsed.hostname, parsed.port or 80, timeout=timeout)
+                connection = http.client.HTTPConnection(parsed.hostname, port, timeout=timeout)
             elapsed = (time.perf_counter() - began) * 1000
             with lock:
                 latencies.append(elapsed)

@@ -17,10 +17,6 @@ OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict]] = {
 }
 
 
-def default_lr(name: str) -> float:
-    return _lookup(name)[1]["lr"]
-
-
 def _lookup(name: str) -> tuple[type[torch.optim.Optimizer], dict]:
     try:
         return OPTIMIZERS[name]

@@ -36,8 +36,6 @@ def png_data_uri(path: str | Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
-
-
 def show_image(ax: Axes, image: np.ndarray, max_value: int, title: str = "", color: str = "black", fontsize: float = 8) -> None:
     """One grayscale tile without axes, optionally titled."""
     ax.imshow(image, cmap=GRAY, vmin=0, vmax=max_value, interpolation="nearest")
