@@ -11,13 +11,13 @@ from PIL import Image
 from mnistlab.atomic import write_with
 from mnistlab.cli.options import add_data_dir, print_table
 from mnistlab.data.loaders import load_dataset
+from mnistlab.data.preprocess import prepare_images
 from mnistlab.predict.calibrate import calibrate_on_dataset, write_threshold_report
 from mnistlab.predict.decision import RULE_FILE, save_rule
 from mnistlab.predict.engines import ENGINES, TorchEngine
 from mnistlab.predict.export import export_onnx
 from mnistlab.predict.images import gather_images
 from mnistlab.predict.predictor import Prediction, Predictor
-from mnistlab.data.preprocess import prepare_images
 from mnistlab.runs.store import load_run
 from mnistlab.tables import csv_table
 
@@ -98,5 +98,3 @@ def run_export(args: argparse.Namespace) -> int:
     path = export_onnx(run, args.out)
     print(f"ONNX model written to {path}")
     return 0
-
-

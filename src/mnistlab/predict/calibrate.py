@@ -11,7 +11,7 @@ from mnistlab.atomic import write_text
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.preprocess import prepare_images
 from mnistlab.models.network import Network
-from mnistlab.predict.decision import DecisionRule, choose_thresholds, fit_feature_stats, top_two
+from mnistlab.predict.decision import DecisionRule, answered_curve, choose_thresholds, fit_feature_stats, top_two
 from mnistlab.predict.engines import TorchEngine
 from mnistlab.tables import csv_table
 from mnistlab.viz.canvas import figure, save_png
@@ -32,19 +32,16 @@ def calibrate(network: Network, x_fit: torch.Tensor, y_fit: torch.Tensor, x_val:
 
 def calibrate_on_dataset(network: Network, dataset: Dataset) -> DecisionRule:
     """``calibrate`` with the dataset's training images and its test set as held-out data."""
-    x_train = prepare_images(dataset.x_train, dataset.max_value, network.flat_input)
+    x_fit = prepare_images(dataset.x_train[:FIT_IMAGES], dataset.max_value, network.flat_input)  # all calibrate uses
     x_test = prepare_images(dataset.x_test, dataset.max_value, network.flat_input)
-    return calibrate(network, x_train, torch.from_numpy(dataset.y_train), x_test, torch.from_numpy(dataset.y_test),
+    return calibrate(network, x_fit, torch.from_numpy(dataset.y_train[:FIT_IMAGES]), x_test, torch.from_numpy(dataset.y_test),
                      f"test set ({len(dataset.y_test)} images)")
 
 
 def risk_coverage(probabilities: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For thresholds on the top probability, highest first: (threshold, coverage, accuracy of the answered)."""
     confidence, _ = top_two(probabilities)
-    order = np.argsort(-confidence)
-    correct = (probabilities.argmax(axis=1) == labels)[order]
-    answered = np.arange(1, len(order) + 1)
-    return confidence[order], answered / len(order), np.cumsum(correct) / answered
+    return answered_curve(confidence, probabilities.argmax(axis=1) == labels)
 
 
 def threshold_table(probabilities: np.ndarray, labels: np.ndarray, targets: tuple[float, ...] = TARGET_ACCURACIES) -> list[dict]:

@@ -88,15 +88,20 @@ def top_two(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ordered[:, -1], ordered[:, -1] - second
 
 
+def answered_curve(scores: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thresholds on ``scores``, highest first, with the share answered (score >= t) and their accuracy."""
+    order = np.argsort(-scores)
+    answered = np.arange(1, len(order) + 1)
+    return scores[order], answered / len(order), np.cumsum(correct[order]) / answered
+
+
 def smallest_threshold(scores: np.ndarray, correct: np.ndarray, max_error: float) -> float:
     """The smallest threshold on ``scores`` whose answered set (score >= t) has error <= ``max_error``."""
-    order = np.argsort(-scores)
-    errors = np.cumsum(~correct[order])
-    answered = np.arange(1, len(order) + 1)
-    ok = np.flatnonzero(errors / answered <= max_error)
+    thresholds, _, accuracy = answered_curve(scores, correct)
+    ok = np.flatnonzero(1 - accuracy <= max_error + 1e-12)
     if len(ok) == 0:
         return float(scores.max()) + 1e-6
-    return float(scores[order][ok[-1]])
+    return float(thresholds[ok[-1]])
 
 
 def choose_thresholds(probabilities: np.ndarray, labels: np.ndarray, distances: np.ndarray | None, chosen_on: str) -> Thresholds:
