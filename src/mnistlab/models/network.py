@@ -41,6 +41,12 @@ class Network(nn.Module):
             counts[kind] += 1
             self.built.append(BuiltLayer(name, module, shape))
         self.layers = nn.ModuleList(layer.module for layer in self.built)
+        # Every activation here is monotonic, so act(pool(core(x))) equals pool(act(core(x))), gradients
+        # included; pooling first runs the activation on a quarter of the values.
+        self._pool_first = {
+            i for i, spec in enumerate(specs[:-1])
+            if isinstance(self.layers[i], nn.Sequential) and specs[i + 1]["type"] == "maxpool2d"
+        }
 
     @property
     def num_classes(self) -> int:
@@ -70,8 +76,15 @@ class Network(nn.Module):
         return len(self.layers) - 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, *input_shape) -> (B, classes) logits
-        for layer in self.layers:
-            x = layer(x)
+        i = 0
+        while i < len(self.layers):
+            if i in self._pool_first:
+                core, activation = self.layers[i]
+                x = activation(self.layers[i + 1](core(x)))
+                i += 2
+            else:
+                x = self.layers[i](x)
+                i += 1
         return x
 
     def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,7 +97,7 @@ class Network(nn.Module):
         return x, features
 
     @torch.inference_mode()
-    def predict_proba(self, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    def predict_proba(self, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
         """Class probabilities (softmax), computed in eval mode in large batches."""
         was_training = self.training
         self.eval()
