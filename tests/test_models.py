@@ -95,3 +95,46 @@ def test_bad_layer_specs(layers: list[dict], message: str) -> None:
 def test_unknown_model_name() -> None:
     with pytest.raises(MnistlabError, match="unknown model 'resnet'"):
         build_model("resnet")
+
+
+@pytest.mark.parametrize("name", ["cnn", "cnn-bn"])
+def test_pooling_before_the_activation_changes_nothing(name: str) -> None:
+    # forward() pools before a conv's activation; applying the layers one by one is the reference.
+    torch.manual_seed(0)
+    net = build_model(name).eval()
+    assert net._pool_first, "the zoo's CNNs have activation-then-pool pairs to reorder"
+    x = torch.randn(4, 1, 28, 28, requires_grad=True)
+    fast = net(x)
+    (fast_grad,) = torch.autograd.grad(fast.square().sum(), x)
+    reference = x
+    for layer in net.layers:
+        reference = layer(reference)
+    (reference_grad,) = torch.autograd.grad(reference.square().sum(), x)
+    assert torch.equal(fast, reference) and torch.equal(fast_grad, reference_grad)
+
+
+def test_strided_convolution_shapes() -> None:
+    layers = [
+        {"type": "conv2d", "filters": 8, "kernel_size": 4, "strides": 2},
+        {"type": "flatten"},
+        {"type": "dense", "units": 10, "activation": "softmax"},
+    ]
+    net = build_model(layers)
+    assert net.built[0].output_shape == (8, 13, 13)  # (28 - 4) // 2 + 1, as Keras computes it
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(MnistlabError, match="padding 'same' works with strides 1 only"):
+        build_model([{**layers[0], "padding": "same"}, *layers[1:]])
+
+
+def test_frozen_layer_keeps_its_initial_weights() -> None:
+    layers = [
+        {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu", "trainable": False},
+        {"type": "flatten"},
+        {"type": "dense", "units": 10, "activation": "softmax"},
+    ]
+    net = build_model(layers)
+    counts = count_params(net)
+    assert counts.non_trainable == 4 * 9 + 4 and counts.trainable == 26 * 26 * 4 * 10 + 10
+    assert "Non-trainable params: 40" in summary(net)
+    with pytest.raises(MnistlabError, match="trainable must be true or false"):
+        build_model([{**layers[0], "trainable": "no"}, *layers[1:]])

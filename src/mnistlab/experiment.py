@@ -79,7 +79,7 @@ def train(
     if not network.flat_input:  # measured: channels-last convolutions are faster on CPU (docs/benchmarks.md)
         network = network.to(memory_format=torch.channels_last)
     data = to_tensors(dataset, network.flat_input, config.validation, config.seed, device)
-    optimizer = make_optimizer(config.optimizer, network.parameters(), config.lr)
+    optimizer = make_optimizer(config.optimizer, (p for p in network.parameters() if p.requires_grad), config.lr)
     steps = (len(data.x_train) + config.batch_size - 1) // config.batch_size
     scheduler = make_schedule(config.schedule, optimizer, config.epochs * steps)
     stopper = config.stopper()

@@ -32,8 +32,8 @@ ACTIVATIONS = {
 
 # Allowed keys of each layer type and their defaults; anything else is an error.
 LAYER_PARAMS: dict[str, dict[str, object]] = {
-    "dense": {"units": None, "activation": "linear"},
-    "conv2d": {"filters": None, "kernel_size": 3, "padding": "valid", "activation": "linear"},
+    "dense": {"units": None, "activation": "linear", "trainable": True},
+    "conv2d": {"filters": None, "kernel_size": 3, "strides": 1, "padding": "valid", "activation": "linear", "trainable": True},
     "maxpool2d": {"pool_size": 2},
     "flatten": {},
     "dropout": {"rate": None},
@@ -74,9 +74,11 @@ def normalize_spec(spec: dict, index: int) -> dict:
         raise MnistlabError(
             f"layer {index} ({kind}): unknown activation '{full['activation']}'; choose one of {', '.join(ACTIVATIONS)}"
         )
-    for key in ("units", "filters", "kernel_size", "pool_size"):
+    for key in ("units", "filters", "kernel_size", "strides", "pool_size"):
         if key in full and (not isinstance(full[key], int) or isinstance(full[key], bool) or full[key] < 1):
             raise MnistlabError(f"layer {index} ({kind}): {key} must be a positive integer, got {full[key]!r}")
+    if "trainable" in full and not isinstance(full["trainable"], bool):
+        raise MnistlabError(f"layer {index} ({kind}): trainable must be true or false, got {full['trainable']!r}")
     if "rate" in full and not 0 <= float(full["rate"]) < 1:
         raise MnistlabError(f"layer {index} (dropout): rate must lie in [0, 1), got {full['rate']}")
     return full
@@ -105,12 +107,14 @@ def build_layer(spec: dict, shape: tuple[int, ...], index: int) -> tuple[nn.Modu
     elif kind in ("conv2d", "maxpool2d") and len(shape) != 3:
         raise MnistlabError(f"{where} needs image input (channels, height, width) but gets {shape}")
     elif kind == "conv2d":
-        k, padding = int(spec["kernel_size"]), spec["padding"]
+        k, stride, padding = int(spec["kernel_size"]), int(spec["strides"]), spec["padding"]
         if padding not in ("valid", "same"):
             raise MnistlabError(f"{where}: padding must be 'valid' or 'same', got '{padding}'")
-        conv = nn.Conv2d(shape[0], int(spec["filters"]), k, padding=padding)
+        if padding == "same" and stride > 1:
+            raise MnistlabError(f"{where}: padding 'same' works with strides 1 only; use padding 'valid' with strides {stride}")
+        conv = nn.Conv2d(shape[0], int(spec["filters"]), k, stride=stride, padding=padding)
         module = _with_activation(conv, spec["activation"])
-        side = (lambda n: n) if padding == "same" else (lambda n: n - k + 1)
+        side = (lambda n: n) if padding == "same" else (lambda n: (n - k) // stride + 1)
         out = (int(spec["filters"]), side(shape[1]), side(shape[2]))
     elif kind == "maxpool2d":
         p = int(spec["pool_size"])
@@ -130,4 +134,6 @@ def build_layer(spec: dict, shape: tuple[int, ...], index: int) -> tuple[nn.Modu
     if min(out) <= 0:
         raise MnistlabError(f"{where}: the image is too small for this layer (input {shape}, output {out})")
     _glorot_zero(module)
+    if not spec.get("trainable", True):  # Keras's trainable=False: the initial weights stay as they are
+        module.requires_grad_(False)
     return module, out
