@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ import torch
 from mnistlab import MnistlabError, TrainConfig, load_dataset, train
 from mnistlab.training.augment import Augmentation
 from mnistlab.training.interrupt import StopFlag
-from mnistlab.training.loop import fit
+from mnistlab.training.allocator import keep_freed_memory
+from mnistlab.training.loop import evaluate_tensors, fit
 from mnistlab.training.optimizers import make_optimizer
 from mnistlab.training.progress import Progress
 from mnistlab.data.preprocess import to_tensors
@@ -140,3 +142,32 @@ def test_cuda_device_choice() -> None:
         assert resolve_device("auto").type == "cpu"
         with pytest.raises(MnistlabError, match="no CUDA device"):
             resolve_device("cuda")
+
+
+def test_frozen_layers_stay_fixed_in_training(tmp_path: Path, mnist) -> None:
+    frozen = {"type": "conv2d", "filters": 4, "kernel_size": 4, "strides": 2, "activation": "relu", "trainable": False}
+    model = [frozen, {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}]
+    config = TrainConfig(name="frozen", model=model, optimizer="adam", epochs=2, limit=3000, seed=3)
+    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=mnist, report=False)
+    torch.manual_seed(3)
+    initial = build_model(model)
+    assert torch.equal(run.network.layers[0][0].weight, initial.layers[0][0].weight)
+    assert not torch.equal(run.network.layers[2].weight, initial.layers[2].weight)
+    assert run.metrics["test_accuracy"] > 0.7  # the dense layer learns on fixed random features (chance: 0.1)
+
+
+def test_bf16_validation_agrees_with_fp32(mnist) -> None:
+    torch.manual_seed(0)
+    network = build_model("cnn").to(memory_format=torch.channels_last)
+    data = to_tensors(mnist, flat=False, validation="none", seed=0, device=resolve_device("cpu"))
+    data.x_train, data.y_train = data.x_train[:6000], data.y_train[:6000]
+    fit(network, data, make_optimizer("adam", network.parameters()), 1, 128)
+    x, y = data.x_test[:2000], data.y_test[:2000]
+    loss32, accuracy32 = evaluate_tensors(network, x, y)
+    loss16, accuracy16 = evaluate_tensors(network, x, y, autocast=torch.bfloat16)
+    assert accuracy32 > 0.8
+    assert abs(accuracy16 - accuracy32) <= 0.005 and abs(loss16 - loss32) < 0.02
+
+
+def test_freed_memory_is_kept_where_the_c_library_is_glibc() -> None:
+    assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from mnistlab.cli.options import add_data_dir
-from mnistlab.config import TrainConfig, merge
+from mnistlab.config import PRECISIONS, TrainConfig, merge
 from mnistlab.errors import MnistlabError
 from mnistlab.experiment import train
 from mnistlab.recipes import load_recipe
@@ -34,6 +34,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--validation", help="'test', 'none', or a held-out fraction of train such as 0.1")
     parser.add_argument("--seed", type=int, help="random seed (same seed + device = same history)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (default: auto)")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="fp32, bf16 (autocast), or auto: bf16 where the hardware is fast at it (CPU AMX, CUDA)")
     parser.add_argument("--limit", type=int, help="train on the first N training images only")
     parser.add_argument("--augment", action="store_true", default=None, help="the notebook's on-the-fly augmentation")
     parser.add_argument("--patience", type=int, help="early stopping: epochs without improvement before stopping")
@@ -63,7 +65,7 @@ def base_config(args: argparse.Namespace) -> TrainConfig:
 def run_training(args: argparse.Namespace) -> int:
     overrides = {
         key: getattr(args, key)
-        for key in ("name", "dataset", "model", "optimizer", "lr", "batch_size", "epochs", "validation", "seed", "device", "limit")
+        for key in ("name", "dataset", "model", "optimizer", "lr", "batch_size", "epochs", "validation", "seed", "device", "precision", "limit")
     }
     if args.augment:
         overrides["augment"] = {}

@@ -22,7 +22,7 @@ ENGINES = ("torch", "onnx")
 class TorchEngine:
     name = "torch"
 
-    def __init__(self, network: Network, batch_size: int = 2048) -> None:
+    def __init__(self, network: Network, batch_size: int = 512) -> None:
         self.network = network.eval()
         self.batch_size = batch_size
 

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from mnistlab.data.preprocess import Tensors
+from mnistlab.training.allocator import keep_freed_memory
 from mnistlab.training.augment import Augmentation
 from mnistlab.training.early_stopping import EarlyStopping
 from mnistlab.training.interrupt import StopFlag
@@ -16,14 +17,18 @@ from mnistlab.training.progress import Progress
 
 
 @torch.inference_mode()
-def evaluate_tensors(network: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2048) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) in eval mode, in large batches."""
+def evaluate_tensors(
+    network: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512, autocast: torch.dtype | None = None
+) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) in eval mode, in batches of 512 (measured: faster on CPU than
+    larger ones, whose activations fall out of cache), the forward pass autocast to ``autocast`` if given."""
     was_training = network.training
     network.eval()
     loss_sum = torch.zeros((), device=x.device)
     correct = torch.zeros((), device=x.device, dtype=torch.long)
     for i in range(0, len(x), batch_size):
-        logits = network(x[i : i + batch_size])
+        with torch.autocast(x.device.type, dtype=autocast or torch.bfloat16, enabled=autocast is not None):
+            logits = network(x[i : i + batch_size]).float()
         target = y[i : i + batch_size]
         loss_sum += F.cross_entropy(logits, target, reduction="sum")
         correct += (logits.argmax(1) == target).sum()
@@ -59,9 +64,11 @@ def fit(
 
     Randomness (shuffling, dropout, augmentation) comes from torch's global generator, so
     seeding it beforehand makes a run repeatable on the same device. ``autocast`` (bf16)
-    runs the forward pass in reduced precision; weights, loss and evaluation stay fp32.
+    runs the forward passes, the per-epoch validation's included, in reduced precision;
+    weights, gradients, optimizer state and the loss stay fp32.
     """
     progress = progress or Progress(quiet=True)
+    keep_freed_memory()
     x, y = data.x_train, data.y_train
     n = len(x)
     steps = (n + batch_size - 1) // batch_size
@@ -94,7 +101,7 @@ def fit(
                 break
         row = {"epoch": epoch, "loss": loss_sum.item() / seen, "accuracy": correct.item() / seen}
         if data.x_val is not None:
-            row["val_loss"], row["val_accuracy"] = evaluate_tensors(network, data.x_val, data.y_val)
+            row["val_loss"], row["val_accuracy"] = evaluate_tensors(network, data.x_val, data.y_val, autocast=autocast)
         row["seconds"] = time.perf_counter() - start
         result.history.append(row)
         progress.epoch({**row, "epochs": epochs})
