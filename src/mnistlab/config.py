@@ -36,7 +36,7 @@ class TrainConfig:
     validation: str | float = "test"  # "test" (as the notebooks), "none", or a held-out fraction of train
     seed: int = 0  # seeds shuffling, initialization, dropout and augmentation
     device: str = "auto"  # auto | cpu | cuda
-    precision: str = "fp32"  # fp32 | bf16 (autocast) | auto: bf16 where the hardware has fast bf16 (CPU AMX, CUDA)
+    precision: str = "auto"  # auto: bf16 autocast where it is faster (CNNs on CPUs with AMX, CUDA), else fp32 | fp32 | bf16
     limit: int | None = None  # train on the first N training images only (quick tries)
     augment: dict | None = None  # Augmentation fields; {} for the notebook's values
     early_stopping: dict | None = None  # EarlyStopping fields (monitor, patience, min_delta, restore_best_weights)

@@ -95,7 +95,7 @@ def train(
             network, data, optimizer, config.epochs, config.batch_size,
             augmentation=config.augmentation(), image_shape=dataset.image_shape,
             early_stopping=stopper, progress=progress, stop=stop, scheduler=scheduler,
-            autocast=autocast_dtype(config.precision, device),
+            autocast=autocast_dtype(config.precision, device, convolutional=not network.flat_input),
         )
     seconds = time.perf_counter() - start
     train_loss, train_accuracy = evaluate_tensors(network, data.x_train, data.y_train)

@@ -35,7 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, help="random seed (same seed + device = same history)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (default: auto)")
     parser.add_argument("--precision", choices=PRECISIONS,
-                        help="fp32, bf16 (autocast), or auto: bf16 where the hardware is fast at it (CPU AMX, CUDA)")
+                        help="fp32, bf16 (autocast), or auto (the default): bf16 where it is faster (CNNs on CPUs with AMX, CUDA)")
     parser.add_argument("--limit", type=int, help="train on the first N training images only")
     parser.add_argument("--augment", action="store_true", default=None, help="the notebook's on-the-fly augmentation")
     parser.add_argument("--patience", type=int, help="early stopping: epochs without improvement before stopping")
