@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from mnistlab.bench.measure import SPEED_VARIANTS
 from mnistlab.cli.main import main
 
 
@@ -23,3 +24,6 @@ def test_bench_quick_writes_markdown_and_json(tmp_path: Path, data_dir: Path, ca
     assert set(results["inference"]) == {"torch", "onnx"}
     assert all(v["images_per_second"] > 0 for v in results["inference"].values())
     assert results["throughput"]["notebook CNN"]["epochs"] == 2
+    assert list(results["speed_options"]) == [v for v in SPEED_VARIANTS if v != "torch.compile"]
+    assert all(ms > 0 for ms in results["speed_options"].values())
+    assert set(results["precision"]) == {"CNN", "MLP"} and results["keras"] == {}

@@ -16,7 +16,7 @@ from mnistlab.config import merge
 from mnistlab.data.loaders import load_dataset
 from mnistlab.data.registry import MNIST
 from mnistlab.data.sources import locate
-from mnistlab.device import resolve_device
+from mnistlab.device import autocast_dtype, resolve_device
 from mnistlab.recipes import load_recipe
 from mnistlab.runs.store import load_run
 from mnistlab.tables import markdown_table
@@ -37,14 +37,19 @@ def run_benchmark(quick: bool, device: str, data_dir: str | None, keras: bool, o
     limit = 2000 if quick else None
     epochs = 2 if quick else 5
     seeds = [0] if quick else [0, 1, 2, 3, 4]
-    results: dict = {"machine": machine(target), "quick": quick, "command": "mnistlab " + " ".join(map(shlex.quote, sys.argv[1:]))}
+    precision = {kind: "fp32" if autocast_dtype("auto", target, convolutional=kind == "CNN") is None else "bf16 autocast"
+                 for kind in ("CNN", "MLP")}
+    results: dict = {"machine": machine(target), "precision": precision, "quick": quick, "command": "mnistlab " + " ".join(map(shlex.quote, sys.argv[1:]))}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        results["throughput"] = {}
-        for name, recipe in (("notebook CNN", "nb2-cnn"), ("512 MLP", "nb2-mlp-512")):
+        results["throughput"], results["keras"] = {}, {}
+        for name, recipe, keras_model in (("notebook CNN", "nb2-cnn", "cnn"), ("512 MLP", "nb2-mlp-512", "mlp")):
             log(f"throughput: {name} ({recipe}) ...")
             config = merge(load_recipe(recipe).config, {"epochs": epochs, "limit": limit, "device": device})
             results["throughput"][name] = throughput(config, dataset, work / recipe)
+            if keras:  # right after ours, so both see the machine in the same state
+                log(f"Keras reference: {name} ...")
+                results["keras"][name] = run_keras(folder, keras_model, epochs, limit, results["machine"]["torch_threads"])
         log("inference: torch and ONNX ...")
         results["inference"] = inference(load_run(work / "nb2-cnn"), dataset, work, single_calls=50 if quick else 500)
         results["time_to_accuracy"] = {}
@@ -58,13 +63,8 @@ def run_benchmark(quick: bool, device: str, data_dir: str | None, keras: bool, o
     log("speed options on the notebook CNN ...")
     steps = 20 if quick else 80
     variants = [v for v in SPEED_VARIANTS if not (quick and v == "torch.compile")]  # compiling alone takes ~30 s
-    step_time("baseline", dataset, steps)  # warm-up, so the first variant measured is not penalised by cold caches
-    results["speed_options"] = {v: step_time(v.split(" (")[0] if v.startswith("baseline") else v, dataset, steps) for v in variants}
-    if keras:
-        results["keras"] = {}
-        for name, model in (("notebook CNN", "cnn"), ("512 MLP", "mlp")):
-            log(f"Keras reference: {name} ...")
-            results["keras"][name] = run_keras(folder, model, epochs, limit, results["machine"]["torch_threads"])
+    step_time(SPEED_VARIANTS[0], dataset, steps)  # warm-up, so the first variant measured is not penalised by cold caches
+    results["speed_options"] = {v: step_time(v, dataset, steps) for v in variants}
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     write_text(out, markdown(results))
     write_json(out.with_suffix(".json"), results)
@@ -85,12 +85,14 @@ def markdown(r: dict) -> str:
         "## Training throughput",
         "",
         "Steady state: the first epoch is warm-up and left out. The Keras column is the same network and settings "
-        "trained with Keras 3 (`model.fit`, TensorFlow backend) in the same run, one after the other.",
+        "trained with Keras 3 (`model.fit`, TensorFlow backend) right after ours in the same run, so both see the machine "
+        f"in the same state. Ours trains as the recipes do, with `precision = \"auto\"`, which on this machine means "
+        f"{r['precision']['CNN']} for the CNN and {r['precision']['MLP']} for the MLP.",
         "",
     ]
     rows = []
     for name, ours in r["throughput"].items():
-        ref = r.get("keras", {}).get(name)
+        ref = r["keras"].get(name)
         ref_epoch = None
         if ref:
             ref_times = ref["epoch_seconds"][1:] or ref["epoch_seconds"]
@@ -102,13 +104,14 @@ def markdown(r: dict) -> str:
         ])
     lines.append(markdown_table(
         ["model", "ours s/epoch", "ours images/s", "ours test acc", "Keras s/epoch", "Keras images/s", "Keras test acc", "ours / Keras time"], rows))
-    if "keras" in r:
+    if r["keras"]:
         k = next(iter(r["keras"].values()))
         lines += [f"Keras {k['keras']}, TensorFlow {k['tensorflow']}.", ""]
     else:
         lines += ["The Keras reference was not run (`--no-keras`).", ""]
     lines += ["## Time to accuracy", "", "Wall seconds of training from the start (data in memory) to the end of the first epoch "
-              "whose MNIST test accuracy reaches the target; mean ± sd and min over the seeds that reach it.", ""]
+              "whose MNIST test accuracy reaches the target, each epoch's evaluation of the 10,000 test images included; "
+              "mean ± sd and min over the seeds that reach it.", ""]
     rows = []
     for recipe, t in r["time_to_accuracy"].items():
         cells = [recipe, f"{t['final_accuracy_mean']:.4f} (min {t['final_accuracy_min']:.4f})"]
@@ -123,11 +126,13 @@ def markdown(r: dict) -> str:
         [[name, f"{v['images_per_second']:,.0f}", f"{v['latency_p50_ms']:.2f}", f"{v['latency_p99_ms']:.2f}"] for name, v in r["inference"].items()],
     ))
     lines += [f"Peak memory of a training run (`mnistlab train nb2-cnn`, one epoch, as a process): {r['peak_memory_mib']:.0f} MiB.", "",
-              "## Speed options tried", "", "Milliseconds per training step of the notebook CNN (batch 64, Adam) on this machine. "
-              "What the loop keeps: channels-last for every convolutional network (it wins); bf16 autocast only where a recipe "
-              "asks for it (`precision = \"auto\"` in the speed recipes: bf16 on CPUs with AMX), because it changes the numbers "
-              "the notebook recipes reproduce; torch.compile loses here and stays off; fused/foreach Adam are measured but not "
-              "adopted yet.", ""]
+              "## Speed options tried", "", "Milliseconds per training step of the notebook CNN (batch 64, RMSprop as in the notebook: "
+              "mnistlab's flat RMSprop, one update over all parameters at once) on this machine. The first four rows build on each other and are what the training loop does: channels-last for "
+              "convolutional networks, pooling before the activation (`Network.forward`), and bf16 autocast under "
+              "`precision = \"auto\"` on CPUs with AMX (and on CUDA). The rows below them change one thing on top of fp32 "
+              "channels-last with pooling first: torch's own RMSprop (per tensor, and foreach) and Adam (default, and fused) "
+              "for comparison, and torch.compile, which the loop does not use. "
+              "[speed-notes.md](speed-notes.md) has what was measured while building these.", ""]
     base = r["speed_options"][SPEED_VARIANTS[0]]
     lines.append(markdown_table(["option", "ms / step", "vs baseline"],
                                 [[k, f"{v:.2f}", f"{base / v:.2f}x"] for k, v in r["speed_options"].items()]))
