@@ -126,12 +126,13 @@ def markdown(r: dict) -> str:
         [[name, f"{v['images_per_second']:,.0f}", f"{v['latency_p50_ms']:.2f}", f"{v['latency_p99_ms']:.2f}"] for name, v in r["inference"].items()],
     ))
     lines += [f"Peak memory of a training run (`mnistlab train nb2-cnn`, one epoch, as a process): {r['peak_memory_mib']:.0f} MiB.", "",
-              "## Speed options tried", "", "Milliseconds per training step of the notebook CNN (batch 64, RMSprop as in the notebook: "
-              "mnistlab's flat RMSprop, one update over all parameters at once) on this machine. The first four rows build on each other and are what the training loop does: channels-last for "
+              "## Speed options tried", "", "Milliseconds per training step of the notebook CNN (batch 64, RMSprop as in the notebook, "
+              "torch's per-tensor implementation) on this machine. The first four rows build on each other and are what the training loop does: channels-last for "
               "convolutional networks, pooling before the activation (`Network.forward`), and bf16 autocast under "
               "`precision = \"auto\"` on CPUs with AMX (and on CUDA). The rows below them change one thing on top of fp32 "
-              "channels-last with pooling first: torch's own RMSprop (per tensor, and foreach) and Adam (default, and fused) "
-              "for comparison, and torch.compile, which the loop does not use. "
+              "channels-last with pooling first: the multi-tensor (foreach) RMSprop, Adam per tensor and fused, and "
+              "torch.compile; the loop uses none of them (the optimizer rows measured no gain with bf16, "
+              "compile loses). "
               "[speed-notes.md](speed-notes.md) has what was measured while building these.", ""]
     base = r["speed_options"][SPEED_VARIANTS[0]]
     lines.append(markdown_table(["option", "ms / step", "vs baseline"],

@@ -7,14 +7,12 @@ from collections.abc import Iterable
 import torch
 
 from mnistlab.errors import MnistlabError
-from mnistlab.training.rmsprop import FlatRMSprop
 
 # name -> (class, Keras defaults). Keras: sgd lr 0.01; rmsprop lr 1e-3, rho 0.9, eps 1e-7;
 # adam lr 1e-3, betas 0.9/0.999, eps 1e-7 (torch's own defaults differ: rmsprop alpha 0.99, eps 1e-8).
-# RMSprop is mnistlab's flat implementation of the same update (faster for small networks).
 OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict]] = {
     "sgd": (torch.optim.SGD, {"lr": 0.01}),
-    "rmsprop": (FlatRMSprop, {"lr": 0.001, "rho": 0.9, "eps": 1e-7}),
+    "rmsprop": (torch.optim.RMSprop, {"lr": 0.001, "alpha": 0.9, "eps": 1e-7}),
     "adam": (torch.optim.Adam, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7}),
 }
 
@@ -39,7 +37,7 @@ def make_schedule(name: str, optimizer: torch.optim.Optimizer, total_steps: int)
     if name == "constant":
         return None
     peak = optimizer.param_groups[0]["lr"]
-    cycles_momentum = "momentum" in optimizer.defaults or "betas" in optimizer.defaults  # SGD and Adam; not RMSprop
+    cycles_momentum = not isinstance(optimizer, torch.optim.RMSprop)  # SGD's momentum, Adam's beta1; RMSprop stays momentum-free
     return torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=peak, total_steps=max(total_steps, 1), pct_start=0.25, cycle_momentum=cycles_momentum
     )
