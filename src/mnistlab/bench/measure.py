@@ -102,8 +102,18 @@ def inference(run: Run, dataset: Dataset, folder: Path, single_calls: int) -> di
     return results
 
 
-PEAK_RSS_AFTER = "import resource, sys; from mnistlab.cli.main import main; code = main(sys.argv[1:]); " \
-    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)"
+# Runs `mnistlab ARGS` and prints the process's peak RSS in KiB. Linux's VmHWM counts this program
+# only; ru_maxrss would also count the benchmark process the child was forked from.
+PEAK_RSS_AFTER = """
+import re, resource, sys
+from pathlib import Path
+from mnistlab.cli.main import main
+code = main(sys.argv[1:])
+status = Path("/proc/self/status")
+hwm = re.search(r"VmHWM:\\s+(\\d+) kB", status.read_text()) if status.exists() else None
+print(hwm.group(1) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+sys.exit(code)
+"""
 
 
 def peak_memory(recipe: str, limit: int, data_dir: Path) -> float:
