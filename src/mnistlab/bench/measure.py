@@ -129,6 +129,7 @@ def peak_memory(recipe: str, limit: int, data_dir: Path) -> float:
         )
     return int(result.stdout.strip().splitlines()[-1]) / 1024
 
+
 def step_time(variant: str, dataset: Dataset, steps: int, batch_size: int = 64) -> float:
     """Milliseconds per training step of the notebook CNN (batch 64, RMSprop) under one speed option.
 

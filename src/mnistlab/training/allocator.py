@@ -2,7 +2,7 @@
 
 glibc serves large allocations with ``mmap`` and hands freed ones straight back to the kernel,
 so every training step re-faults its big activation tensors page by page. Raising the mmap
-threshold and switching off trimming keeps that memory for reuse (measured in docs/benchmarks.md).
+threshold and switching off trimming keeps that memory for reuse (measured in docs/speed-notes.md).
 """
 
 from __future__ import annotations

@@ -16,6 +16,11 @@ from mnistlab.training.interrupt import StopFlag
 from mnistlab.training.progress import Progress
 
 
+def reduced_precision(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
+    """Autocast to ``dtype`` on ``device``; a no-op context for None (plain fp32)."""
+    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
+
+
 @torch.inference_mode()
 def evaluate_tensors(
     network: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512, autocast: torch.dtype | None = None
@@ -27,7 +32,7 @@ def evaluate_tensors(
     loss_sum = torch.zeros((), device=x.device)
     correct = torch.zeros((), device=x.device, dtype=torch.long)
     for i in range(0, len(x), batch_size):
-        with torch.autocast(x.device.type, dtype=autocast or torch.bfloat16, enabled=autocast is not None):
+        with reduced_precision(x.device, autocast):
             logits = network(x[i : i + batch_size]).float()
         target = y[i : i + batch_size]
         loss_sum += F.cross_entropy(logits, target, reduction="sum")
@@ -85,7 +90,7 @@ def fit(
             xb, yb = x[index], y[index]
             if augmentation is not None:
                 xb = augmentation(xb.view(len(xb), 1, *image_shape)).view(xb.shape)
-            with torch.autocast(x.device.type, dtype=autocast or torch.bfloat16, enabled=autocast is not None):
+            with reduced_precision(x.device, autocast):
                 logits = network(xb).float()
             loss = F.cross_entropy(logits, yb)
             optimizer.zero_grad(set_to_none=True)
