@@ -111,6 +111,11 @@ def test_pooling_before_the_activation_changes_nothing(name: str) -> None:
         reference = layer(reference)
     (reference_grad,) = torch.autograd.grad(reference.square().sum(), x)
     assert torch.equal(fast, reference) and torch.equal(fast_grad, reference_grad)
+    logits, features = net.logits_and_features(x)
+    reference_features = x
+    for layer in net.layers[: net.feature_layer + 1]:
+        reference_features = layer(reference_features)
+    assert torch.equal(logits, reference) and torch.equal(features, reference_features.flatten(1))
 
 
 def test_strided_convolution_shapes() -> None:

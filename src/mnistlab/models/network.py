@@ -43,9 +43,10 @@ class Network(nn.Module):
         self.layers = nn.ModuleList(layer.module for layer in self.built)
         # Every activation here is monotonic, so act(pool(core(x))) equals pool(act(core(x))), gradients
         # included; pooling first runs the activation on a quarter of the values.
+        # The feature layer's own output is kept, so it is never the first of such a pair.
         self._pool_first = {
             i for i, spec in enumerate(specs[:-1])
-            if isinstance(self.layers[i], nn.Sequential) and specs[i + 1]["type"] == "maxpool2d"
+            if isinstance(self.layers[i], nn.Sequential) and specs[i + 1]["type"] == "maxpool2d" and i != self.feature_layer
         }
 
     @property
@@ -76,6 +77,15 @@ class Network(nn.Module):
         return len(self.layers) - 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, *input_shape) -> (B, classes) logits
+        return self._run(x, keep=None)[0]
+
+    def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, classes) logits and (B, D) features of ``feature_layer``."""
+        return self._run(x, keep=self.feature_layer)
+
+    def _run(self, x: torch.Tensor, keep: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits, and the flattened output of layer ``keep`` (-1: the input; None: none)."""
+        features = x.flatten(1) if keep == -1 else None
         i = 0
         while i < len(self.layers):
             if i in self._pool_first:
@@ -85,14 +95,7 @@ class Network(nn.Module):
             else:
                 x = self.layers[i](x)
                 i += 1
-        return x
-
-    def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, classes) logits and (B, D) features of ``feature_layer``."""
-        features = x.flatten(1)
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i == self.feature_layer:
+            if i - 1 == keep:
                 features = x.flatten(1)
         return x, features
 
