@@ -44,9 +44,10 @@ def risk_coverage(probabilities: np.ndarray, labels: np.ndarray) -> tuple[np.nda
     return answered_curve(confidence, probabilities.argmax(axis=1) == labels)
 
 
-def threshold_table(probabilities: np.ndarray, labels: np.ndarray, targets: tuple[float, ...] = TARGET_ACCURACIES) -> list[dict]:
-    """For each target accuracy: the lowest confidence threshold reaching it, and the share answered."""
-    thresholds, coverage, accuracy = risk_coverage(probabilities, labels)
+def threshold_table(
+    thresholds: np.ndarray, coverage: np.ndarray, accuracy: np.ndarray, targets: tuple[float, ...] = TARGET_ACCURACIES
+) -> list[dict]:
+    """From a ``risk_coverage`` curve, for each target accuracy: the lowest confidence threshold reaching it, and the share answered."""
     rows = []
     for target in targets:
         ok = np.flatnonzero(accuracy >= target)
@@ -61,7 +62,7 @@ def threshold_table(probabilities: np.ndarray, labels: np.ndarray, targets: tupl
 def write_threshold_report(probabilities: np.ndarray, labels: np.ndarray, folder: Path, title: str) -> tuple[Path, Path, list[dict]]:
     """risk-coverage.png and thresholds.csv in ``folder``."""
     thresholds, coverage, accuracy = risk_coverage(probabilities, labels)
-    rows = threshold_table(probabilities, labels)
+    rows = threshold_table(thresholds, coverage, accuracy)
     fig = figure(8, 4.5)
     ax = fig.add_subplot()
     ax.plot(coverage, accuracy, color="tab:blue")
