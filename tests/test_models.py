@@ -7,6 +7,7 @@ import torch
 
 from mnistlab import MnistlabError, build_model, count_params, summary
 from mnistlab.cli.main import main
+from mnistlab.models.layers import Flatten
 from mnistlab.models.zoo import ZOO
 
 EXPECTED_PARAMS = {
@@ -116,6 +117,20 @@ def test_pooling_before_the_activation_changes_nothing(name: str) -> None:
     for layer in net.layers[: net.feature_layer + 1]:
         reference_features = layer(reference_features)
     assert torch.equal(logits, reference) and torch.equal(features, reference_features.flatten(1))
+
+
+def test_flatten_hands_a_channels_last_gradient_back_unchanged_in_value() -> None:
+    # Elementwise backward ops on mixed layouts take a slow path; Flatten keeps the layout.
+    x = torch.randn(4, 8, 5, 5).contiguous(memory_format=torch.channels_last).requires_grad_()
+    grads = {}
+    for name, flatten in (("ours", Flatten()), ("torch", torch.nn.Flatten())):
+        hidden = x * 2  # a non-leaf keeps the layout autograd hands it
+        hidden.register_hook(lambda g, name=name: grads.__setitem__(name, g))
+        out = flatten(hidden)
+        assert torch.equal(out, hidden.contiguous().flatten(1))
+        out.pow(2).sum().backward()
+    assert grads["ours"].is_contiguous(memory_format=torch.channels_last) and not grads["torch"].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(grads["ours"], grads["torch"])
 
 
 def test_strided_convolution_shapes() -> None:
