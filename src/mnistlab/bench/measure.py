@@ -23,7 +23,7 @@ from mnistlab.models.zoo import build_model
 from mnistlab.predict.engines import OnnxEngine, TorchEngine
 from mnistlab.predict.export import export_onnx
 from mnistlab.runs.store import Run
-from mnistlab.training.optimizers import make_optimizer
+from mnistlab.training.optimizers import OPTIMIZERS, make_optimizer
 from mnistlab.training.progress import Progress
 
 QUIET = Progress(quiet=True)
@@ -130,32 +130,36 @@ def peak_memory(recipe: str, limit: int, data_dir: Path) -> float:
     return int(result.stdout.strip().splitlines()[-1]) / 1024
 
 
+def _step_optimizer(variant: str, level: int, params) -> torch.optim.Optimizer:
+    """The notebook's RMSprop (per tensor below level 4, multi-tensor from it) or one of the Adam rows."""
+    if variant == "adam, fused":
+        return make_optimizer("adam", params)
+    if variant == "adam, per tensor":
+        return torch.optim.Adam(params, **OPTIMIZERS["adam"][1], foreach=False, fused=False)
+    if level >= 4:
+        return make_optimizer("rmsprop", params)
+    return torch.optim.RMSprop(params, **OPTIMIZERS["rmsprop"][1], foreach=False)
+
+
 def step_time(variant: str, dataset: Dataset, steps: int, batch_size: int = 64) -> float:
     """Milliseconds per training step of the notebook CNN (batch 64, RMSprop) under one speed option.
 
-    The options build on each other in the order of ``SPEED_VARIANTS`` up to bf16; the optimizer
-    and compile variants change one thing on top of channels-last + pooling first in fp32.
+    The first ``CUMULATIVE_VARIANTS`` options build on each other, in the order of
+    ``SPEED_VARIANTS``; each later one changes one thing on top of all of them.
     """
     torch.manual_seed(0)
     network = build_model("cnn")
     x = prepare_images(dataset.x_train[: steps * batch_size], 255, flat=False)
     y = torch.from_numpy(dataset.y_train[: steps * batch_size])
-    rank = SPEED_VARIANTS.index(variant)
-    if rank >= 1:
+    level = min(SPEED_VARIANTS.index(variant), CUMULATIVE_VARIANTS - 1)
+    if level >= 1:
         network = network.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    forward = network if rank >= 2 else lambda batch: functools.reduce(lambda h, layer: layer(h), network.layers, batch)
+    forward = network if level >= 2 else lambda batch: functools.reduce(lambda h, layer: layer(h), network.layers, batch)
     if variant == "torch.compile":
         forward = torch.compile(network)
-    use_bf16 = variant == SPEED_VARIANTS[3]
-    if variant in ("rmsprop, foreach", "adam", "adam, fused"):
-        optimizer = {
-            "rmsprop, foreach": lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-7, foreach=True),
-            "adam": lambda p: make_optimizer("adam", p),
-            "adam, fused": lambda p: torch.optim.Adam(p, lr=1e-3, eps=1e-7, fused=True),
-        }[variant](network.parameters())
-    else:
-        optimizer = make_optimizer("rmsprop", network.parameters())
+    use_bf16 = level >= 3
+    optimizer = _step_optimizer(variant, level, network.parameters())
 
     def step(i: int) -> None:
         xb, yb = x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size]
@@ -176,12 +180,13 @@ def step_time(variant: str, dataset: Dataset, steps: int, batch_size: int = 64) 
 
 
 SPEED_VARIANTS = (
-    "fp32, contiguous, layer by layer",
+    "fp32, contiguous, layer by layer, per-tensor RMSprop",
     "+ channels-last",
     "+ pooling before the activation",
     "+ bf16 autocast",
+    "+ multi-tensor RMSprop",
     "torch.compile",
-    "rmsprop, foreach",
-    "adam",
+    "adam, per tensor",
     "adam, fused",
 )
+CUMULATIVE_VARIANTS = 5

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mnistlab.atomic import write_json, write_text
 from mnistlab.bench.keras_env import run_keras
-from mnistlab.bench.measure import SPEED_VARIANTS, inference, machine, peak_memory, step_time, throughput, time_to_accuracy
+from mnistlab.bench.measure import CUMULATIVE_VARIANTS, SPEED_VARIANTS, inference, machine, peak_memory, step_time, throughput, time_to_accuracy
 from mnistlab.config import merge
 from mnistlab.data.loaders import load_dataset
 from mnistlab.data.registry import MNIST
@@ -130,13 +130,12 @@ def markdown(r: dict) -> str:
         [[name, f"{v['images_per_second']:,.0f}", f"{v['latency_p50_ms']:.2f}", f"{v['latency_p99_ms']:.2f}"] for name, v in r["inference"].items()],
     ))
     lines += [f"Peak memory of a training run (`mnistlab train nb2-cnn`, one epoch, as a process): {r['peak_memory_mib']:.0f} MiB.", "",
-              "## Speed options tried", "", "Milliseconds per training step of the notebook CNN (batch 64, RMSprop as in the notebook, "
-              "torch's per-tensor implementation) on this machine. The first four rows build on each other and are what the training loop does: channels-last for "
-              "convolutional networks, pooling before the activation (`Network.forward`), and bf16 autocast under "
-              "`precision = \"auto\"` on CPUs with AMX (and on CUDA). The rows below them change one thing on top of fp32 "
-              "channels-last with pooling first: the multi-tensor (foreach) RMSprop, Adam per tensor and fused, and "
-              "torch.compile; the loop uses none of them (the optimizer rows measured no gain with bf16, "
-              "compile loses). "
+              "## Speed options tried", "", "Milliseconds per training step of the notebook CNN (batch 64, RMSprop as in the notebook) "
+              f"on this machine. The first {CUMULATIVE_VARIANTS} rows build on each other and are what the training loop does: channels-last for "
+              "convolutional networks (with a flatten that keeps the gradient channels-last), pooling before the activation "
+              "(`Network.forward`), bf16 autocast under `precision = \"auto\"` on CPUs with AMX (and on CUDA), and torch's "
+              "multi-tensor RMSprop instead of its per-tensor default on CPU. The rows below them change one thing on top of all of "
+              "those: torch.compile (which loses, and the loop does not use), and Adam per tensor against the fused Adam the loop uses. "
               "[speed-notes.md](speed-notes.md) has what was measured while building these.", ""]
     base = r["speed_options"][SPEED_VARIANTS[0]]
     lines.append(markdown_table(["option", "ms / step", "vs baseline"],
