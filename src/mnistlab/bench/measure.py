@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -141,8 +142,8 @@ def _step_optimizer(variant: str, level: int, params) -> torch.optim.Optimizer:
     return torch.optim.RMSprop(params, **OPTIMIZERS["rmsprop"][1], foreach=False)
 
 
-def step_time(variant: str, dataset: Dataset, steps: int, batch_size: int = 64) -> float:
-    """Milliseconds per training step of the notebook CNN (batch 64, RMSprop) under one speed option.
+def _training_step(variant: str, dataset: Dataset, steps: int, batch_size: int) -> Callable[[int], None]:
+    """A function running training step ``i`` of the notebook CNN (batch 64, RMSprop) under one speed option.
 
     The first ``CUMULATIVE_VARIANTS`` options build on each other, in the order of
     ``SPEED_VARIANTS``; each later one changes one thing on top of all of them.
@@ -170,13 +171,26 @@ def step_time(variant: str, dataset: Dataset, steps: int, batch_size: int = 64) 
         loss.backward()
         optimizer.step()
 
+    return step
+
+
+def step_times(variants: list[str], dataset: Dataset, steps: int, rounds: int, batch_size: int = 64) -> dict[str, float]:
+    """Milliseconds per training step under each speed option, measured in ``rounds`` interleaved
+    rounds after a warm-up (compiling included); each option's fastest round counts, since noise
+    on a shared machine only ever adds time."""
+    step_functions = {v: _training_step(v, dataset, steps, batch_size) for v in variants}
     warmup = min(10, steps // 2)
-    for i in range(warmup):
-        step(i)
-    began = time.perf_counter()
-    for i in range(warmup, steps):
-        step(i)
-    return (time.perf_counter() - began) * 1000 / (steps - warmup)
+    for step in step_functions.values():
+        for i in range(warmup):
+            step(i)
+    best = dict.fromkeys(variants, float("inf"))
+    for _ in range(rounds):
+        for variant, step in step_functions.items():
+            began = time.perf_counter()
+            for i in range(warmup, steps):
+                step(i)
+            best[variant] = min(best[variant], (time.perf_counter() - began) * 1000 / (steps - warmup))
+    return best
 
 
 SPEED_VARIANTS = (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mnistlab.atomic import write_json, write_text
 from mnistlab.bench.keras_env import run_keras
-from mnistlab.bench.measure import CUMULATIVE_VARIANTS, SPEED_VARIANTS, inference, machine, peak_memory, step_time, throughput, time_to_accuracy
+from mnistlab.bench.measure import CUMULATIVE_VARIANTS, SPEED_VARIANTS, inference, machine, peak_memory, step_times, throughput, time_to_accuracy
 from mnistlab.config import merge
 from mnistlab.data.loaders import load_dataset
 from mnistlab.data.registry import MNIST
@@ -64,8 +64,8 @@ def run_benchmark(quick: bool, device: str, data_dir: str | None, keras: bool, o
     log("speed options on the notebook CNN ...")
     steps = 20 if quick else 80
     variants = [v for v in SPEED_VARIANTS if not (quick and v == "torch.compile")]  # compiling alone takes ~30 s
-    step_time(SPEED_VARIANTS[0], dataset, steps)  # warm-up, so the first variant measured is not penalised by cold caches
-    results["speed_options"] = {v: step_time(v, dataset, steps) for v in variants}
+    results["speed_option_rounds"] = 1 if quick else 3
+    results["speed_options"] = step_times(variants, dataset, steps, results["speed_option_rounds"])
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     write_text(out, markdown(results))
     write_json(out.with_suffix(".json"), results)
@@ -131,7 +131,8 @@ def markdown(r: dict) -> str:
     ))
     lines += [f"Peak memory of a training run (`mnistlab train nb2-cnn`, one epoch, as a process): {r['peak_memory_mib']:.0f} MiB.", "",
               "## Speed options tried", "", "Milliseconds per training step of the notebook CNN (batch 64, RMSprop as in the notebook) "
-              f"on this machine. The first {CUMULATIVE_VARIANTS} rows build on each other and are what the training loop does: channels-last for "
+              f"on this machine: each option is built once, then timed in {r['speed_option_rounds']} interleaved round(s), and its fastest round counts. "
+              f"The first {CUMULATIVE_VARIANTS} rows build on each other and are what the training loop does: channels-last for "
               "convolutional networks (with a flatten that keeps the gradient channels-last), pooling before the activation "
               "(`Network.forward`), bf16 autocast under `precision = \"auto\"` on CPUs with AMX (and on CUDA), and torch's "
               "multi-tensor RMSprop instead of its per-tensor default on CPU. The rows below them change one thing on top of all of "
