@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +131,7 @@ def peak_memory(recipe: str, limit: int, data_dir: Path) -> float:
     return int(result.stdout.strip().splitlines()[-1]) / 1024
 
 
-def _step_optimizer(variant: str, level: int, params) -> torch.optim.Optimizer:
+def _step_optimizer(variant: str, level: int, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     """The notebook's RMSprop (per tensor below level 4, multi-tensor from it) or one of the Adam rows."""
     if variant == "adam, fused":
         return make_optimizer("adam", params)
