@@ -16,15 +16,6 @@ OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict]] = {
     "adam": (torch.optim.Adam, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7}),
 }
 
-# The same update, done in fewer kernels: torch picks the per-tensor loop on CPU by default.
-# Measured per step on 2 CPU cores (docs/speed-notes.md): Adam fused 0.17 ms vs 0.48 ms;
-# RMSprop has no fused kernel, and its multi-tensor one is 0.23 vs 0.29 ms.
-IMPLEMENTATION: dict[type[torch.optim.Optimizer], dict] = {
-    torch.optim.SGD: {"fused": True},
-    torch.optim.Adam: {"fused": True},
-    torch.optim.RMSprop: {"foreach": True},
-}
-
 
 def _lookup(name: str) -> tuple[type[torch.optim.Optimizer], dict]:
     try:
@@ -38,7 +29,7 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float | 
     cls, defaults = _lookup(name)
     if lr is not None and not lr > 0:
         raise MnistlabError(f"the learning rate must be positive, got {lr}")
-    return cls(params, **{**defaults, **IMPLEMENTATION[cls], **({"lr": lr} if lr is not None else {})})
+    return cls(params, **{**defaults, **({"lr": lr} if lr is not None else {})})
 
 
 def make_schedule(name: str, optimizer: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
