@@ -24,6 +24,7 @@ from mnistlab.models.zoo import build_model
 from mnistlab.predict.engines import OnnxEngine, TorchEngine
 from mnistlab.predict.export import export_onnx
 from mnistlab.runs.store import Run
+from mnistlab.training.loop import reduced_precision
 from mnistlab.training.optimizers import OPTIMIZERS, make_optimizer
 from mnistlab.training.progress import Progress
 
@@ -159,12 +160,12 @@ def _training_step(variant: str, dataset: Dataset, steps: int, batch_size: int) 
     forward = network if level >= 2 else lambda batch: functools.reduce(lambda h, layer: layer(h), network.layers, batch)
     if variant == "torch.compile":
         forward = torch.compile(network)
-    use_bf16 = level >= 3
+    autocast = torch.bfloat16 if level >= 3 else None
     optimizer = _step_optimizer(variant, network.parameters())
 
     def step(i: int) -> None:
         xb, yb = x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size]
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+        with reduced_precision(x.device, autocast):
             logits = forward(xb)
         loss = F.cross_entropy(logits.float(), yb)
         optimizer.zero_grad(set_to_none=True)
