@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from mnistlab.config import TrainConfig, merge
 from mnistlab.data.dataset import Dataset
@@ -24,7 +23,7 @@ from mnistlab.models.zoo import build_model
 from mnistlab.predict.engines import OnnxEngine, TorchEngine
 from mnistlab.predict.export import export_onnx
 from mnistlab.runs.store import Run
-from mnistlab.training.loop import reduced_precision
+from mnistlab.training.loop import train_step
 from mnistlab.training.optimizers import OPTIMIZERS, make_optimizer
 from mnistlab.training.progress import Progress
 
@@ -164,13 +163,7 @@ def _training_step(variant: str, dataset: Dataset, steps: int, batch_size: int) 
     optimizer = _step_optimizer(variant, network.parameters())
 
     def step(i: int) -> None:
-        xb, yb = x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size]
-        with reduced_precision(x.device, autocast):
-            logits = forward(xb)
-        loss = F.cross_entropy(logits.float(), yb)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(forward, x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size], optimizer, autocast)
 
     return step
 
