@@ -12,6 +12,7 @@ from mnistlab import MnistlabError, TrainConfig, load_dataset, train
 from mnistlab.training.augment import Augmentation
 from mnistlab.training.interrupt import StopFlag
 from mnistlab.training.allocator import keep_freed_memory
+from mnistlab.training.flat import flatten_parameters, unflatten_parameters
 from mnistlab.training.loop import evaluate_tensors, fit
 from mnistlab.training.optimizers import make_optimizer
 from mnistlab.training.progress import Progress
@@ -178,3 +179,23 @@ def test_auto_precision_is_bf16_for_cnns_on_amx_cpus_only() -> None:
     assert autocast_dtype("auto", cpu, convolutional=True) == (torch.bfloat16 if cpu_has_amx() else None)
     assert autocast_dtype("auto", cpu, convolutional=False) is None  # measured slower for the notebooks' MLPs
     assert autocast_dtype("fp32", cpu) is None and autocast_dtype("bf16", cpu, convolutional=False) == torch.bfloat16
+
+
+@pytest.mark.parametrize("optimizer", ["rmsprop", "adam"])
+def test_one_flat_parameter_buffer_trains_exactly_as_separate_tensors(mnist, optimizer: str) -> None:
+    data = to_tensors(mnist, flat=False, validation="none", seed=0, device=resolve_device("cpu"))
+    data.x_train, data.y_train = data.x_train[:640], data.y_train[:640]
+    networks = []
+    for flat in (False, True):
+        torch.manual_seed(0)
+        network = build_model("cnn").to(memory_format=torch.channels_last)
+        params = list(network.parameters())
+        fit(network, data, make_optimizer(optimizer, [flatten_parameters(params)] if flat else params), epochs=2, batch_size=64)
+        networks.append(network)
+    separate, flat = networks
+    for a, b in zip(separate.parameters(), flat.parameters(), strict=True):
+        assert torch.equal(a, b) and a.stride() == b.stride()  # conv weights stay channels-last
+    assert len({p.untyped_storage().data_ptr() for p in flat.parameters()}) == 1
+    unflatten_parameters(list(flat.parameters()))
+    assert len({p.untyped_storage().data_ptr() for p in flat.parameters()}) == len(list(flat.parameters()))
+    assert all(p.grad is None for p in flat.parameters())

@@ -21,6 +21,7 @@ from mnistlab.models.zoo import build_model, input_shape_for
 from mnistlab.predict.calibrate import calibrate
 from mnistlab.predict.decision import save_rule
 from mnistlab.runs.store import Run, load_run, new_run_dir, save_run
+from mnistlab.training.flat import flatten_parameters, unflatten_parameters
 from mnistlab.training.interrupt import graceful_interrupt
 from mnistlab.training.loop import evaluate_tensors, fit
 from mnistlab.training.optimizers import make_optimizer, make_schedule
@@ -79,12 +80,13 @@ def train(
     if not network.flat_input:  # measured: channels-last convolutions are faster on CPU (docs/benchmarks.md)
         network = network.to(memory_format=torch.channels_last)
     data = to_tensors(dataset, network.flat_input, config.validation, config.seed, device)
-    optimizer = make_optimizer(config.optimizer, (p for p in network.parameters() if p.requires_grad), config.lr)
-    steps = (len(data.x_train) + config.batch_size - 1) // config.batch_size
-    scheduler = make_schedule(config.schedule, optimizer, config.epochs * steps)
     stopper = config.stopper()
     if stopper is not None and stopper.monitor.startswith("val_") and data.x_val is None:
         raise MnistlabError(f"early stopping monitors {stopper.monitor} but validation is 'none'; set validation")
+    trainable = [p for p in network.parameters() if p.requires_grad]
+    optimizer = make_optimizer(config.optimizer, [flatten_parameters(trainable)], config.lr)
+    steps = (len(data.x_train) + config.batch_size - 1) // config.batch_size
+    scheduler = make_schedule(config.schedule, optimizer, config.epochs * steps)
     start = time.perf_counter()
     with graceful_interrupt() as stop:
         progress.message(
@@ -98,6 +100,7 @@ def train(
             autocast=autocast_dtype(config.precision, device, convolutional=not network.flat_input),
         )
     seconds = time.perf_counter() - start
+    unflatten_parameters(trainable)
     train_loss, train_accuracy = evaluate_tensors(network, data.x_train, data.y_train)
     test_loss, test_accuracy = evaluate_tensors(network, data.x_test, data.y_test)
     params = count_params(network)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from mnistlab.models.zoo import build_model
 from mnistlab.predict.engines import OnnxEngine, TorchEngine
 from mnistlab.predict.export import export_onnx
 from mnistlab.runs.store import Run
+from mnistlab.training.flat import flatten_parameters
 from mnistlab.training.loop import train_step
 from mnistlab.training.optimizers import OPTIMIZERS, make_optimizer
 from mnistlab.training.progress import Progress
@@ -131,15 +132,15 @@ def peak_memory(recipe: str, limit: int, data_dir: Path) -> float:
     return int(result.stdout.strip().splitlines()[-1]) / 1024
 
 
-def _step_optimizer(variant: str, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    """The notebook's RMSprop as the loop makes it, or the optimizer a one-change row tries instead."""
-    if variant == "multi-tensor RMSprop":
+def _step_optimizer(variant: str, params: list[torch.nn.Parameter], flat: bool) -> torch.optim.Optimizer:
+    """The notebook's RMSprop as the loop makes it (over one flat buffer from ``FLAT_BUFFER`` on),
+    or the optimizer a one-change row tries instead."""
+    if variant == "multi-tensor RMSprop, per tensor":
         return torch.optim.RMSprop(params, **OPTIMIZERS["rmsprop"][1], foreach=True)
-    if variant == "adam, per tensor":
-        return make_optimizer("adam", params)
-    if variant == "adam, fused":
+    if variant == "adam, fused, per tensor":
         return torch.optim.Adam(params, **OPTIMIZERS["adam"][1], fused=True)
-    return make_optimizer("rmsprop", params)
+    name = "adam" if variant == "adam, flat buffer" else "rmsprop"
+    return make_optimizer(name, [flatten_parameters(params)] if flat else params)
 
 
 def _training_step(variant: str, dataset: Dataset, steps: int, batch_size: int) -> Callable[[int], None]:
@@ -160,7 +161,8 @@ def _training_step(variant: str, dataset: Dataset, steps: int, batch_size: int) 
     if variant == "torch.compile":
         forward = torch.compile(network)
     autocast = torch.bfloat16 if level >= 3 else None
-    optimizer = _step_optimizer(variant, network.parameters())
+    flat = level >= 4 and not variant.endswith("per tensor")
+    optimizer = _step_optimizer(variant, list(network.parameters()), flat)
 
     def step(i: int) -> None:
         train_step(forward, x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size], optimizer, autocast)
@@ -192,9 +194,10 @@ SPEED_VARIANTS = (
     "+ channels-last",
     "+ pooling before the activation",
     "+ bf16 autocast",
+    "+ one flat parameter buffer",
     "torch.compile",
-    "multi-tensor RMSprop",
-    "adam, per tensor",
-    "adam, fused",
+    "multi-tensor RMSprop, per tensor",
+    "adam, flat buffer",
+    "adam, fused, per tensor",
 )
-CUMULATIVE_VARIANTS = 4
+CUMULATIVE_VARIANTS = 5

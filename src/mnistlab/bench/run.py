@@ -134,10 +134,12 @@ def markdown(r: dict) -> str:
               f"on this machine: each option is built once, then timed in {r['speed_option_rounds']} interleaved round(s), and its fastest round counts. "
               f"The first {CUMULATIVE_VARIANTS} rows build on each other and are what the training loop does: channels-last for "
               "convolutional networks (with a flatten that keeps the gradient channels-last), pooling before the activation "
-              "(`Network.forward`), and bf16 autocast under `precision = \"auto\"` on CPUs with AMX (and on CUDA). "
-              "The rows below them change one thing on top of all of those: torch.compile, torch's multi-tensor RMSprop "
-              "instead of its per-tensor default on CPU, and Adam per tensor (as the loop makes it) against fused. "
-              "The loop uses none of these (speed-notes.md says why). "
+              "(`Network.forward`), bf16 autocast under `precision = \"auto\"` on CPUs with AMX (and on CUDA), and all "
+              "trainable parameters as views into one flat buffer, so the optimizer updates them in one pass (`training/flat.py`). "
+              "The rows below them change one thing on top of all of those: torch.compile; torch's multi-tensor RMSprop "
+              "over the separate parameter tensors instead of the flat buffer; Adam over the flat buffer (as the loop makes it "
+              "for the Adam recipes); and torch's fused Adam over the separate tensors. "
+              "The loop uses neither compile nor the per-tensor optimizers (speed-notes.md says why). "
               "[speed-notes.md](speed-notes.md) has what was measured while building these.", ""]
     base = r["speed_options"][SPEED_VARIANTS[0]]
     lines.append(markdown_table(["option", "ms / step", "vs baseline"],

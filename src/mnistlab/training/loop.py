@@ -26,11 +26,14 @@ def train_step(
     forward: Callable[[torch.Tensor], torch.Tensor], xb: torch.Tensor, yb: torch.Tensor,
     optimizer: torch.optim.Optimizer, autocast: torch.dtype | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimizer step on a batch (forward autocast to ``autocast`` if given); its loss and fp32 logits."""
+    """One optimizer step on a batch (forward autocast to ``autocast`` if given); its loss and fp32 logits.
+
+    Gradients are zeroed in place, not set to None, as parameters in one flat buffer need
+    (training/flat.py)."""
     with reduced_precision(xb.device, autocast):
         logits = forward(xb).float()
     loss = F.cross_entropy(logits, yb)
-    optimizer.zero_grad(set_to_none=True)
+    optimizer.zero_grad(set_to_none=False)
     loss.backward()
     optimizer.step()
     return loss, logits
