@@ -157,6 +157,13 @@ def test_frozen_layers_stay_fixed_in_training(tmp_path: Path, mnist) -> None:
     assert run.metrics["test_accuracy"] > 0.7  # the dense layer learns on fixed random features (chance: 0.1)
 
 
+def test_a_model_with_every_layer_frozen_is_refused(mnist) -> None:
+    frozen = {"type": "conv2d", "filters": 4, "kernel_size": 4, "strides": 2, "activation": "relu", "trainable": False}
+    model = [frozen, {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax", "trainable": False}]
+    with pytest.raises(MnistlabError, match="every layer of the model is frozen"):
+        train(TrainConfig(name="frozen", model=model, epochs=1, limit=500), progress=QUIET, dataset=mnist, report=False)
+
+
 def test_bf16_validation_agrees_with_fp32(mnist) -> None:
     torch.manual_seed(0)
     network = build_model("cnn").to(memory_format=torch.channels_last)

@@ -84,6 +84,8 @@ def train(
     if stopper is not None and stopper.monitor.startswith("val_") and data.x_val is None:
         raise MnistlabError(f"early stopping monitors {stopper.monitor} but validation is 'none'; set validation")
     trainable = [p for p in network.parameters() if p.requires_grad]
+    if not trainable:
+        raise MnistlabError("every layer of the model is frozen (trainable = false), so there is nothing to train; make at least one layer trainable")
     optimizer = make_optimizer(config.optimizer, [flatten_parameters(trainable)], config.lr)
     steps = (len(data.x_train) + config.batch_size - 1) // config.batch_size
     scheduler = make_schedule(config.schedule, optimizer, config.epochs * steps)

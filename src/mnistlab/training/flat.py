@@ -23,9 +23,9 @@ def flatten_parameters(parameters: list[torch.nn.Parameter]) -> torch.nn.Paramet
     that got no gradient in a step still moves by the optimizer's momentum.
     """
     kinds = {(p.dtype, p.device) for p in parameters}
-    if len(kinds) > 1:
-        raise ValueError(f"one flat buffer needs one dtype and device, got {sorted(map(str, kinds))}")
-    dtype, device = kinds.pop() if kinds else (torch.float32, torch.device("cpu"))
+    if len(kinds) != 1:
+        raise ValueError(f"one flat buffer needs parameters of one dtype and device, got {sorted(map(str, kinds))}")
+    dtype, device = kinds.pop()
     total = sum(p.numel() for p in parameters)
     values = torch.empty(total, dtype=dtype, device=device)
     grads = torch.zeros(total, dtype=dtype, device=device)
