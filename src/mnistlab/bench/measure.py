@@ -46,11 +46,17 @@ def train_quietly(config: TrainConfig, dataset: Dataset, folder: Path) -> Run:
     return train(config, out=folder, progress=QUIET, dataset=dataset, report=False)
 
 
+def steady_epoch_seconds(seconds: list[float]) -> float:
+    """Seconds per epoch at steady state: the median epoch, the first (warm-up) left out where there are more;
+    the median, so that one epoch slowed down by the rest of a shared machine does not move it."""
+    return float(np.median(seconds[1:] if len(seconds) > 1 else seconds))
+
+
 def throughput(config: TrainConfig, dataset: Dataset, folder: Path) -> dict:
-    """Seconds per epoch at steady state (the first epoch is warm-up and left out), images/s, test accuracy."""
+    """Seconds per epoch at steady state (``steady_epoch_seconds``), images/s, test accuracy."""
     run = train_quietly(merge(config, {"validation": "none"}), dataset, folder)
     seconds = [row["seconds"] for row in run.history]
-    steady = float(np.mean(seconds[1:] if len(seconds) > 1 else seconds))
+    steady = steady_epoch_seconds(seconds)
     images = run.metrics["dataset"]["train"]
     return {"epoch_seconds": seconds, "seconds_per_epoch": steady, "images_per_second": images / steady,
             "test_accuracy": run.metrics["test_accuracy"], "epochs": len(seconds)}
@@ -133,8 +139,8 @@ def peak_memory(recipe: str, limit: int, data_dir: Path) -> float:
 
 
 def _step_optimizer(variant: str, params: list[torch.nn.Parameter], flat: bool) -> torch.optim.Optimizer:
-    """The notebook's RMSprop as the loop makes it (over one flat buffer from ``FLAT_BUFFER`` on),
-    or the optimizer a one-change row tries instead."""
+    """The notebook's RMSprop (over one flat buffer if ``flat``, as the loop makes it), or the
+    optimizer a one-change row tries instead."""
     if variant == "multi-tensor RMSprop, per tensor":
         return torch.optim.RMSprop(params, **OPTIMIZERS["rmsprop"][1], foreach=True)
     if variant == "adam, fused, per tensor":

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from mnistlab.atomic import write_json, write_text
 from mnistlab.bench.keras_env import run_keras
-from mnistlab.bench.measure import CUMULATIVE_VARIANTS, SPEED_VARIANTS, inference, machine, peak_memory, step_times, throughput, time_to_accuracy
+from mnistlab.bench.measure import (
+    CUMULATIVE_VARIANTS, SPEED_VARIANTS, inference, machine, peak_memory, steady_epoch_seconds, step_times, throughput, time_to_accuracy,
+)
 from mnistlab.config import merge
 from mnistlab.data.loaders import load_dataset
 from mnistlab.data.registry import MNIST
@@ -85,7 +87,8 @@ def markdown(r: dict) -> str:
         "",
         "## Training throughput",
         "",
-        "Steady state: the first epoch is warm-up and left out. The Keras column is the same network and settings "
+        "Steady state: the first epoch is warm-up and left out, and the median of the others counts (one epoch slowed "
+        "down by the rest of a shared machine does not move it). The Keras column is the same network and settings "
         "trained with Keras 3 (`model.fit`, TensorFlow backend) right after ours in the same run, so both see the machine "
         f"in the same state. Ours trains as the recipes do, with `precision = \"auto\"`, which on this machine means "
         f"{r['precision']['CNN']} for the CNN and {r['precision']['MLP']} for the MLP.",
@@ -96,8 +99,7 @@ def markdown(r: dict) -> str:
         ref = r["keras"].get(name)
         ref_epoch = None
         if ref:
-            ref_times = ref["epoch_seconds"][1:] or ref["epoch_seconds"]
-            ref_epoch = sum(ref_times) / len(ref_times)
+            ref_epoch = steady_epoch_seconds(ref["epoch_seconds"])
         rows.append([
             name, _fmt(ours["seconds_per_epoch"]), f"{ours['images_per_second']:,.0f}", f"{ours['test_accuracy']:.4f}",
             _fmt(ref_epoch), "—" if not ref else f"{ref['images'] / ref_epoch:,.0f}", "—" if not ref else f"{ref['test_accuracy']:.4f}",
