@@ -7,6 +7,7 @@ import torch
 
 from mnistlab import MnistlabError, build_model, count_params, summary
 from mnistlab.cli.main import main
+from mnistlab.models.data_init import pca_filters
 from mnistlab.models.layers import Flatten
 from mnistlab.models.zoo import ZOO
 
@@ -158,3 +159,36 @@ def test_frozen_layer_keeps_its_initial_weights() -> None:
     assert "Non-trainable params: 40" in summary(net)
     with pytest.raises(MnistlabError, match="trainable must be true or false"):
         build_model([{**layers[0], "trainable": "no"}, *layers[1:]])
+
+
+def test_pca_filters_are_the_patches_principal_directions_in_sign_pairs() -> None:
+    strong, weak = torch.tensor([1.0, 1, 1, 1]) / 2, torch.tensor([1.0, -1, 1, -1]) / 2
+    amounts = torch.tensor([[3.0, 1], [3, -1], [-3, 1], [-3, -1]]).repeat(100, 1)  # uncorrelated, 9x the variance
+    patches = amounts[:, :1] * strong + amounts[:, 1:] * weak  # (400, 4): 2x2 patches along two directions
+    images = patches.reshape(100, 2, 2, 2, 2).permute(0, 1, 3, 2, 4).reshape(100, 1, 4, 4)  # 4 patches per image
+    conv = torch.nn.Conv2d(1, 4, 2, stride=2)
+    filters = pca_filters(images, conv).reshape(4, 4)
+    assert torch.allclose(filters[2:], -filters[:2])
+    agreement = (filters[:2] @ torch.stack([strong, weak]).T).abs()  # |cosine| of each filter with each direction
+    assert torch.allclose(agreement, torch.eye(2), atol=1e-5)  # the strongest direction first
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"filters": 7}, "filters must be even and at most 18"),
+        ({"filters": 20}, "filters must be even and at most 18"),
+        ({"kernel_initializer": "he"}, "unknown kernel_initializer 'he'; choose one of glorot_uniform, pca"),
+    ],
+)
+def test_bad_pca_layers_are_refused(change: dict, message: str) -> None:
+    stem = {"type": "conv2d", "filters": 8, "kernel_size": 3, "kernel_initializer": "pca", **change}
+    with pytest.raises(MnistlabError, match=message):
+        build_model([stem, {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}])
+
+
+def test_only_the_first_layer_may_take_pca_filters() -> None:
+    later = {"type": "conv2d", "filters": 8, "kernel_size": 3, "kernel_initializer": "pca"}
+    first = {"type": "conv2d", "filters": 4, "kernel_size": 3}
+    with pytest.raises(MnistlabError, match="layer 1 \\(conv2d\\): kernel_initializer 'pca' is computed from the images"):
+        build_model([first, later, {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}])

@@ -16,8 +16,9 @@ from mnistlab.training.flat import flatten_parameters, unflatten_parameters
 from mnistlab.training.loop import evaluate_tensors, fit
 from mnistlab.training.optimizers import make_optimizer
 from mnistlab.training.progress import Progress
-from mnistlab.data.preprocess import to_tensors
+from mnistlab.data.preprocess import prepare_images, to_tensors
 from mnistlab.device import autocast_dtype, cpu_has_amx, resolve_device
+from mnistlab.models.data_init import pca_filters
 from mnistlab.models.zoo import build_model
 
 QUIET = Progress(quiet=True)
@@ -155,6 +156,21 @@ def test_frozen_layers_stay_fixed_in_training(tmp_path: Path, mnist) -> None:
     assert torch.equal(run.network.layers[0][0].weight, initial.layers[0][0].weight)
     assert not torch.equal(run.network.layers[2].weight, initial.layers[2].weight)
     assert run.metrics["test_accuracy"] > 0.7  # the dense layer learns on fixed random features (chance: 0.1)
+
+
+def test_a_frozen_pca_stem_holds_its_training_images_principal_directions(tmp_path: Path, mnist) -> None:
+    stem = {"type": "conv2d", "filters": 8, "kernel_size": 4, "strides": 2, "activation": "relu", "trainable": False,
+            "kernel_initializer": "pca"}
+    model = [stem, {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}]
+    config = TrainConfig(name="pca", model=model, optimizer="adam", epochs=1, limit=3000, seed=0)
+    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=mnist, report=False)
+    conv = run.network.layers[0][0]
+    images = prepare_images(mnist.x_train[:3000], mnist.max_value, flat=False)
+    assert torch.allclose(conv.weight, pca_filters(images, conv), atol=1e-6) and not conv.bias.any()
+    filters = conv.weight.flatten(1)[:4]
+    assert torch.allclose(filters @ filters.T, torch.eye(4), atol=1e-5)  # orthonormal directions
+    assert run.metrics["setup_seconds"] > 0
+    assert run.metrics["test_accuracy"] > 0.8
 
 
 def test_a_model_with_every_layer_frozen_is_refused(mnist) -> None:

@@ -16,6 +16,7 @@ from mnistlab.data.loaders import load_dataset
 from mnistlab.data.preprocess import prepare_images, to_tensors
 from mnistlab.device import autocast_dtype, resolve_device, seed_everything
 from mnistlab.errors import MnistlabError
+from mnistlab.models.data_init import initialize_from_data
 from mnistlab.models.summary import count_params
 from mnistlab.models.zoo import build_model, input_shape_for
 from mnistlab.predict.calibrate import calibrate
@@ -83,6 +84,9 @@ def train(
     stopper = config.stopper()
     if stopper is not None and stopper.monitor.startswith("val_") and data.x_val is None:
         raise MnistlabError(f"early stopping monitors {stopper.monitor} but validation is 'none'; set validation")
+    start = time.perf_counter()
+    initialize_from_data(network, data.x_train)
+    setup_seconds = time.perf_counter() - start
     trainable = [p for p in network.parameters() if p.requires_grad]
     if not trainable:
         raise MnistlabError("every layer of the model is frozen (trainable = false), so there is nothing to train; make at least one layer trainable")
@@ -101,7 +105,7 @@ def train(
             early_stopping=stopper, progress=progress, stop=stop, scheduler=scheduler,
             autocast=autocast_dtype(config.precision, device, convolutional=not network.flat_input),
         )
-    seconds = time.perf_counter() - start
+    seconds = setup_seconds + time.perf_counter() - start
     unflatten_parameters(trainable)
     train_loss, train_accuracy = evaluate_tensors(network, data.x_train, data.y_train)
     test_loss, test_accuracy = evaluate_tensors(network, data.x_test, data.y_test)
@@ -118,6 +122,7 @@ def train(
         "params": params.total,
         "trainable_params": params.trainable,
         "seconds": seconds,
+        "setup_seconds": setup_seconds,
         "seconds_per_epoch": seconds / max(len(result.history), 1),
         "device": str(device),
         "dataset": {"name": dataset.name, "train": len(data.x_train), "test": len(data.x_test)},

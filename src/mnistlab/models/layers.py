@@ -34,7 +34,10 @@ ACTIVATIONS = {
 # Allowed keys of each layer type and their defaults; anything else is an error.
 LAYER_PARAMS: dict[str, dict[str, object]] = {
     "dense": {"units": None, "activation": "linear", "trainable": True},
-    "conv2d": {"filters": None, "kernel_size": 3, "strides": 1, "padding": "valid", "activation": "linear", "trainable": True},
+    "conv2d": {
+        "filters": None, "kernel_size": 3, "strides": 1, "padding": "valid", "activation": "linear", "trainable": True,
+        "kernel_initializer": "glorot_uniform",
+    },
     "maxpool2d": {"pool_size": 2},
     "flatten": {},
     "dropout": {"rate": None},
@@ -43,6 +46,9 @@ LAYER_PARAMS: dict[str, dict[str, object]] = {
 }
 
 KERAS_BN_EPSILON = 1e-3
+
+# "pca" filters are the principal directions of the training images' patches (models/data_init.py).
+KERNEL_INITIALIZERS = ("glorot_uniform", "pca")
 
 
 class _FlattenChannelsLast(torch.autograd.Function):
@@ -108,6 +114,11 @@ def normalize_spec(spec: dict, index: int) -> dict:
             raise MnistlabError(f"layer {index} ({kind}): {key} must be a positive integer, got {full[key]!r}")
     if "trainable" in full and not isinstance(full["trainable"], bool):
         raise MnistlabError(f"layer {index} ({kind}): trainable must be true or false, got {full['trainable']!r}")
+    if "kernel_initializer" in full and full["kernel_initializer"] not in KERNEL_INITIALIZERS:
+        raise MnistlabError(
+            f"layer {index} ({kind}): unknown kernel_initializer {full['kernel_initializer']!r}; "
+            f"choose one of {', '.join(KERNEL_INITIALIZERS)}"
+        )
     if "rate" in full and not 0 <= float(full["rate"]) < 1:
         raise MnistlabError(f"layer {index} (dropout): rate must lie in [0, 1), got {full['rate']}")
     return full
@@ -141,6 +152,11 @@ def build_layer(spec: dict, shape: tuple[int, ...], index: int) -> tuple[nn.Modu
             raise MnistlabError(f"{where}: padding must be 'valid' or 'same', got '{padding}'")
         if padding == "same" and stride > 1:
             raise MnistlabError(f"{where}: padding 'same' works with strides 1 only; use padding 'valid' with strides {stride}")
+        if spec["kernel_initializer"] == "pca" and (spec["filters"] % 2 or spec["filters"] > 2 * shape[0] * k * k):
+            raise MnistlabError(
+                f"{where}: kernel_initializer 'pca' makes two filters (+ and -) per principal direction of the "
+                f"{k}x{k} patches, so filters must be even and at most {2 * shape[0] * k * k}; got {spec['filters']}"
+            )
         conv = nn.Conv2d(shape[0], int(spec["filters"]), k, stride=stride, padding=padding)
         module = _with_activation(conv, spec["activation"])
         side = (lambda n: n) if padding == "same" else (lambda n: (n - k) // stride + 1)

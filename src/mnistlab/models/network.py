@@ -26,6 +26,12 @@ class Network(nn.Module):
         for i, spec in enumerate(specs[:-1]):
             if spec.get("activation") == "softmax":
                 raise MnistlabError(f"layer {i} ({spec['type']}): softmax is only allowed on the last layer")
+        for i, spec in enumerate(specs[1:], start=1):
+            if spec.get("kernel_initializer") == "pca":
+                raise MnistlabError(
+                    f"layer {i} (conv2d): kernel_initializer 'pca' is computed from the images' own patches, "
+                    "so only the first layer can use it"
+                )
         last = specs[-1]
         if last["type"] != "dense" or last["activation"] not in ("softmax", "linear"):
             raise MnistlabError("the last layer must be a dense layer with activation 'softmax' (one unit per class)")
