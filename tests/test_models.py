@@ -8,6 +8,7 @@ import torch
 from mnistlab import MnistlabError, build_model, count_params, summary
 from mnistlab.cli.main import main
 from mnistlab.models.data_init import pca_filters
+from mnistlab.models.dense import Dense
 from mnistlab.models.layers import Flatten
 from mnistlab.models.zoo import ZOO
 
@@ -192,3 +193,15 @@ def test_only_the_first_layer_may_take_pca_filters() -> None:
     first = {"type": "conv2d", "filters": 4, "kernel_size": 3}
     with pytest.raises(MnistlabError, match="layer 1 \\(conv2d\\): kernel_initializer 'pca' is computed from the images"):
         build_model([first, later, {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}])
+
+
+def test_dense_runs_small_products_in_fp32_under_cpu_autocast() -> None:
+    torch.manual_seed(0)
+    layer = Dense(576, 64)
+    small = torch.randn(64, 576).bfloat16()  # the notebook CNN's head at batch 64
+    large = torch.randn(Dense.small_product // (576 * 64) + 1, 576).bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        small_out, large_out = layer(small), layer(large)
+    assert small_out.dtype == torch.float32
+    assert torch.equal(small_out, torch.nn.functional.linear(small.float(), layer.weight, layer.bias))
+    assert large_out.dtype == torch.bfloat16

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from mnistlab.errors import MnistlabError
+from mnistlab.models.dense import Dense
 
 ACTIVATIONS = {
     "linear": nn.Identity,
@@ -142,7 +143,7 @@ def build_layer(spec: dict, shape: tuple[int, ...], index: int) -> tuple[nn.Modu
     if kind == "dense":
         if len(shape) != 1:
             raise MnistlabError(f"{where} needs flat input but gets {shape}; add {{type = 'flatten'}} before it")
-        module = _with_activation(nn.Linear(shape[0], int(spec["units"])), spec["activation"])
+        module = _with_activation(Dense(shape[0], int(spec["units"])), spec["activation"])
         out = (int(spec["units"]),)
     elif kind in ("conv2d", "maxpool2d") and len(shape) != 3:
         raise MnistlabError(f"{where} needs image input (channels, height, width) but gets {shape}")
