@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import venv
 from pathlib import Path
 
@@ -31,15 +32,56 @@ def keras_python(log=print) -> Path:
     return python
 
 
-def run_keras(data_folder: Path, model: str, epochs: int, limit: int | None, threads: int) -> dict:
-    """Train the notebook ``model`` (cnn or mlp) with Keras in its environment; its JSON result."""
-    command = [str(keras_python()), str(SCRIPT), "--data", str(data_folder), "--model", model, "--epochs", str(epochs)]
+class Lockstep:
+    """A reference trainer in its own process, run one epoch at a time, in alternation with ours.
+
+    The process speaks ``keras_reference.py --lockstep``'s protocol: JSON lines on stdout (first
+    ``{"ready": true}``, then one per epoch, then the final result), and each epoch waits for a line
+    on stdin. Alternating epochs puts each pair in the same state of a shared machine.
+    """
+
+    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
+        self._errors = tempfile.TemporaryFile(mode="w+")
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, text=True, env=env)
+
+    def __enter__(self) -> "Lockstep":
+        try:
+            self._read()  # {"ready": true}: set up, waiting for the first epoch
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        self._errors.close()
+
+    def epoch(self) -> float:
+        """Run the reference's next epoch; its seconds."""
+        self._process.stdin.write("\n")
+        self._process.stdin.flush()
+        return self._read()["seconds"]
+
+    def result(self) -> dict:
+        """The reference's final JSON result, once its last epoch has run."""
+        return self._read()
+
+    def _read(self) -> dict:
+        for line in self._process.stdout:
+            if line.startswith("{"):
+                return json.loads(line)
+        self._process.wait()
+        self._errors.seek(0)
+        last = (self._errors.read().strip().splitlines() or ["no output"])[-1]
+        raise MnistlabError(f"the Keras reference failed (exit code {self._process.returncode}): {last}")
+
+
+def keras_lockstep(data_folder: Path, model: str, epochs: int, limit: int | None, threads: int) -> Lockstep:
+    """The notebook ``model`` (cnn or mlp) trained with Keras in its environment, in lockstep (``Lockstep``)."""
+    command = [str(keras_python()), str(SCRIPT), "--data", str(data_folder), "--model", model, "--epochs", str(epochs), "--lockstep"]
     if limit:
         command += ["--limit", str(limit)]
     env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        raise MnistlabError(f"the Keras reference failed: {(result.stderr.strip().splitlines() or ['no output'])[-1]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
+    return Lockstep(command, env)

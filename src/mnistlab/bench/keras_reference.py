@@ -4,6 +4,9 @@ This file runs in a separate environment that has Keras 3 with the TensorFlow ba
 benchmark creates it); it never imports mnistlab, and mnistlab never imports it.
 
     python keras_reference.py --data DIR --model cnn --epochs 5   # prints one JSON object
+
+With ``--lockstep`` it waits for a line on stdin before each epoch and prints a JSON line after
+it, so that the benchmark can alternate epochs with its own training (bench/keras_env.py).
 """
 
 import argparse
@@ -11,6 +14,7 @@ import gzip
 import json
 import os
 import struct
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -51,6 +55,7 @@ def main():
     parser.add_argument("--model", choices=("cnn", "mlp"), required=True)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--lockstep", action="store_true", help="run each epoch when a line arrives on stdin")
     args = parser.parse_args()
 
     import keras
@@ -67,22 +72,34 @@ def main():
     model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
 
     class EpochTimer(keras.callbacks.Callback):
+        """Times each epoch; in lockstep, waits for the go-ahead before the timer starts and reports after it stops."""
+
+        def on_train_begin(self, logs=None):
+            if args.lockstep:
+                report({"ready": True})
+
         def on_epoch_begin(self, epoch, logs=None):
+            if args.lockstep:
+                sys.stdin.readline()
             self.started = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
             seconds.append(time.perf_counter() - self.started)
+            if args.lockstep:
+                report({"epoch": epoch + 1, "seconds": seconds[-1]})
 
     seconds = []
-    began = time.perf_counter()
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=batch_size, verbose=0, callbacks=[EpochTimer()])
-    total = time.perf_counter() - began
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    print(json.dumps({
+    report({
         "model": args.model, "epochs": args.epochs, "batch_size": batch_size, "images": len(x_train),
-        "epoch_seconds": seconds, "train_seconds": total, "test_accuracy": float(accuracy), "test_loss": float(loss),
+        "epoch_seconds": seconds, "test_accuracy": float(accuracy), "test_loss": float(loss),
         "keras": keras.__version__, "tensorflow": tf.__version__, "threads": tf.config.threading.get_intra_op_parallelism_threads(),
-    }))
+    })
+
+
+def report(message):
+    print(json.dumps(message), flush=True)
 
 
 if __name__ == "__main__":

@@ -43,8 +43,8 @@ def machine(device: torch.device) -> dict:
     }
 
 
-def train_quietly(config: TrainConfig, dataset: Dataset, folder: Path) -> Run:
-    return train(config, out=folder, progress=QUIET, dataset=dataset, report=False)
+def train_quietly(config: TrainConfig, dataset: Dataset, folder: Path, progress: Progress = QUIET) -> Run:
+    return train(config, out=folder, progress=progress, dataset=dataset, report=False)
 
 
 def steady_epoch_seconds(seconds: list[float]) -> float:
@@ -53,9 +53,22 @@ def steady_epoch_seconds(seconds: list[float]) -> float:
     return float(np.median(seconds[1:] if len(seconds) > 1 else seconds))
 
 
-def throughput(config: TrainConfig, dataset: Dataset, folder: Path) -> dict:
-    """Seconds per epoch at steady state (``steady_epoch_seconds``), images/s, test accuracy."""
-    run = train_quietly(merge(config, {"validation": "none"}), dataset, folder)
+class _AfterEachEpoch(Progress):
+    """Quiet progress that calls ``hook`` after each epoch, once the epoch's time is taken."""
+
+    def __init__(self, hook: Callable[[], object]) -> None:
+        super().__init__(quiet=True)
+        self.hook = hook
+
+    def epoch(self, row: dict) -> None:
+        self.hook()
+
+
+def throughput(config: TrainConfig, dataset: Dataset, folder: Path, after_epoch: Callable[[], object] | None = None) -> dict:
+    """Seconds per epoch at steady state (``steady_epoch_seconds``), images/s, test accuracy; ``after_epoch``
+    runs between epochs, outside their timing (the Keras reference's epoch, in lockstep)."""
+    progress = QUIET if after_epoch is None else _AfterEachEpoch(after_epoch)
+    run = train_quietly(merge(config, {"validation": "none"}), dataset, folder, progress)
     seconds = [row["seconds"] for row in run.history]
     steady = steady_epoch_seconds(seconds)
     images = run.metrics["dataset"]["train"]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mnistlab.atomic import write_json, write_text
-from mnistlab.bench.keras_env import run_keras
+from mnistlab.bench.keras_env import keras_lockstep
 from mnistlab.bench.measure import (
     CUMULATIVE_VARIANTS, SPEED_VARIANTS, inference, machine, peak_memory, steady_epoch_seconds, step_times, throughput, time_to_accuracy,
 )
@@ -47,12 +47,15 @@ def run_benchmark(quick: bool, device: str, data_dir: str | None, keras: bool, o
         work = Path(tmp)
         results["throughput"], results["keras"] = {}, {}
         for name, recipe, keras_model in (("notebook CNN", "nb2-cnn", "cnn"), ("512 MLP", "nb2-mlp-512", "mlp")):
-            log(f"throughput: {name} ({recipe}) ...")
             config = merge(load_recipe(recipe).config, {"epochs": epochs, "limit": limit, "device": device})
-            results["throughput"][name] = throughput(config, dataset, work / recipe)
-            if keras:  # right after ours, so both see the machine in the same state
-                log(f"Keras reference: {name} ...")
-                results["keras"][name] = run_keras(folder, keras_model, epochs, limit, results["machine"]["torch_threads"])
+            if not keras:
+                log(f"throughput: {name} ({recipe}) ...")
+                results["throughput"][name] = throughput(config, dataset, work / recipe)
+                continue
+            log(f"throughput: {name} ({recipe}), epochs alternating with the Keras reference's ...")
+            with keras_lockstep(folder, keras_model, epochs, limit, results["machine"]["torch_threads"]) as reference:
+                results["throughput"][name] = throughput(config, dataset, work / recipe, after_epoch=reference.epoch)
+                results["keras"][name] = reference.result()
         log("inference: torch and ONNX ...")
         results["inference"] = inference(load_run(work / "nb2-cnn"), dataset, work, single_calls=50 if quick else 500)
         results["time_to_accuracy"] = {}
@@ -89,8 +92,8 @@ def markdown(r: dict) -> str:
         "",
         "Steady state: the first epoch is warm-up and left out, and the median of the others counts (one epoch slowed "
         "down by the rest of a shared machine does not move it). The Keras column is the same network and settings "
-        "trained with Keras 3 (`model.fit`, TensorFlow backend) right after ours in the same run, so both see the machine "
-        f"in the same state. Ours trains as the recipes do, with `precision = \"auto\"`, which on this machine means "
+        "trained with Keras 3 (`model.fit`, TensorFlow backend) in the same run, its epochs alternating with ours (ours, "
+        "Keras's, ours, ...; each waits while the other runs), so that each pair of epochs sees the machine in the same state. Ours trains as the recipes do, with `precision = \"auto\"`, which on this machine means "
         f"{r['precision']['CNN']} for the CNN and {r['precision']['MLP']} for the MLP.",
         "",
     ]
