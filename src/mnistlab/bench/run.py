@@ -93,7 +93,8 @@ def markdown(r: dict) -> str:
         "Steady state: the first epoch is warm-up and left out, and the median of the others counts (one epoch slowed "
         "down by the rest of a shared machine does not move it). The Keras column is the same network and settings "
         "trained with Keras 3 (`model.fit`, TensorFlow backend) in the same run, its epochs alternating with ours (ours, "
-        "Keras's, ours, ...; each waits while the other runs), so that each pair of epochs sees the machine in the same state. Ours trains as the recipes do, with `precision = \"auto\"`, which on this machine means "
+        "Keras's, ours, ...; each waits while the other runs), so that each pair of epochs sees the machine in the same "
+        "state. Ours trains as the recipes do, with `precision = \"auto\"`, which on this machine means "
         f"{r['precision']['CNN']} for the CNN and {r['precision']['MLP']} for the MLP.",
         "",
     ]
