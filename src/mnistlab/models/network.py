@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from mnistlab.errors import MnistlabError
+from mnistlab.models.first_stage import first_stage, fusable, usable
 from mnistlab.models.layers import BuiltLayer, build_layer, normalize_spec
 
 
@@ -54,6 +55,9 @@ class Network(nn.Module):
             i for i, spec in enumerate(specs[:-1])
             if isinstance(self.layers[i], nn.Sequential) and specs[i + 1]["type"] == "maxpool2d" and i != self.feature_layer
         }
+        # Whether layers 0 and 1 run as one native kernel on CPU batches (models/first_stage.py); False
+        # runs them as the torch modules they are.
+        self.fused_first_stage = 0 in self._pool_first and fusable(specs, self.input_shape)
 
     @property
     def num_classes(self) -> int:
@@ -96,7 +100,10 @@ class Network(nn.Module):
         while i < len(self.layers):
             if i in self._pool_first:
                 core, activation = self.layers[i]
-                x = activation(self.layers[i + 1](core(x)))
+                if i == 0 and self.fused_first_stage and usable(x):
+                    x = first_stage(x, core)
+                else:
+                    x = activation(self.layers[i + 1](core(x)))
                 i += 2
             else:
                 x = self.layers[i](x)
