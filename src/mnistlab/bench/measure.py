@@ -21,6 +21,7 @@ from mnistlab.device import cpu_has_amx
 from mnistlab.experiment import cpu_name, train
 from mnistlab.models.dense import Dense
 from mnistlab.models.zoo import build_model
+from mnistlab.native import unavailable_reason
 from mnistlab.predict.engines import OnnxEngine, TorchEngine
 from mnistlab.predict.export import export_onnx
 from mnistlab.runs.store import Run
@@ -40,6 +41,7 @@ def machine(device: torch.device) -> dict:
         "torch": torch.__version__,
         "device": str(device) if device.type == "cpu" else f"{device} ({torch.cuda.get_device_name(device)})",
         "amx_bf16": cpu_has_amx(),
+        "native_first_stage": unavailable_reason("first_stage") or "yes",
     }
 
 
@@ -187,6 +189,7 @@ def _training_step(variant: str, dataset: Dataset, steps: int, batch_size: int) 
             if isinstance(module, Dense):
                 module.small_product = 0
     flat = level >= 5 and not variant.endswith("per tensor")
+    network.fused_first_stage = level >= 6
     optimizer = _step_optimizer(variant, list(network.parameters()), flat)
 
     def step(i: int) -> None:
@@ -221,9 +224,10 @@ SPEED_VARIANTS = (
     "+ bf16 autocast",
     "+ small dense products in fp32",
     "+ one flat parameter buffer",
+    "+ native first stage",
     "torch.compile",
     "multi-tensor RMSprop, per tensor",
     "adam, flat buffer",
     "adam, fused, per tensor",
 )
-CUMULATIVE_VARIANTS = 6
+CUMULATIVE_VARIANTS = 7
