@@ -133,3 +133,8 @@ def test_turned_off_by_the_environment(fresh_build: pytest.MonkeyPatch) -> None:
     fresh_build.setenv("MNISTLAB_NATIVE", "0")
     assert native.kernel("first_stage") is None
     assert native.unavailable_reason("first_stage") == "turned off by MNISTLAB_NATIVE=0"
+
+
+def test_a_filter_count_the_kernel_lacks_is_an_error_not_garbage(kernel_available: None) -> None:
+    with pytest.raises(RuntimeError, match="takes 16, 32, 48, 64 filters, not 24"):
+        first_stage(torch.rand(2, 1, 28, 28), torch.nn.Conv2d(1, 24, 3))

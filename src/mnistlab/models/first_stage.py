@@ -65,6 +65,11 @@ def _library() -> ctypes.CDLL | None:
     return library
 
 
+def _check(status: int, filters: int) -> None:
+    if status != 0:
+        raise RuntimeError(f"the native first stage takes {', '.join(map(str, FILTERS))} filters, not {filters}")
+
+
 class _FirstStage(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, out_dtype, track):  # noqa: ANN001, ANN205 (autograd's signature)
@@ -74,10 +79,10 @@ class _FirstStage(torch.autograd.Function):
         out = torch.empty(n, (height - 2) // 2, (width - 2) // 2, filters, dtype=out_dtype)
         winner = torch.empty(out.shape, dtype=torch.uint8) if track else None
         weight = weight.contiguous()  # held here: the kernel reads it after this line
-        _library().first_stage_forward(
+        _check(_library().first_stage_forward(
             image.data_ptr(), weight.data_ptr(), bias.data_ptr(), n, height, width, filters,
             out.data_ptr(), int(out_dtype == torch.bfloat16), None if winner is None else winner.data_ptr(),
-        )
+        ), filters)
         ctx.save_for_backward(image, winner)
         return out.permute(0, 3, 1, 2)
 
@@ -90,8 +95,8 @@ class _FirstStage(torch.autograd.Function):
             grad = grad.float()
         grad = grad.permute(0, 2, 3, 1).contiguous()
         weight_grad, bias_grad = torch.zeros(filters, 1, 3, 3), torch.zeros(filters)
-        _library().first_stage_backward(
+        _check(_library().first_stage_backward(
             image.data_ptr(), grad.data_ptr(), int(grad.dtype == torch.bfloat16), winner.data_ptr(), n, height, width,
             filters, weight_grad.data_ptr(), bias_grad.data_ptr(),
-        )
+        ), filters)
         return None, weight_grad, bias_grad, None, None
