@@ -141,28 +141,26 @@ static inline __attribute__((always_inline)) void backward(
     free(partial);
 }
 
+/* Runs `call` with `vectors` (filters / 16) as a constant, so each filter count gets its own unrolled code;
+   returns 1 for a filter count without one. */
+#define WITH_VECTORS(filters, call) switch (filters) { \
+        case 16: { const int vectors = 1; call; return 0; } \
+        case 32: { const int vectors = 2; call; return 0; } \
+        case 48: { const int vectors = 3; call; return 0; } \
+        case 64: { const int vectors = 4; call; return 0; } \
+        default: return 1; \
+    }
+
 /* x: batch x height x width fp32. weight: filters x 9 and bias: filters, fp32. out: batch x rows x cols x
    filters, bf16 if out_bf16 else fp32. winner: the same shape in bytes, or NULL when no gradient is needed. */
 int first_stage_forward(const float *x, const float *weight, const float *bias, int batch, int height, int width,
                         int filters, void *out, int out_bf16, uint8_t *winner) {
-    switch (filters) {
-        case 16: forward(x, weight, bias, batch, height, width, out, out_bf16, winner, 1); return 0;
-        case 32: forward(x, weight, bias, batch, height, width, out, out_bf16, winner, 2); return 0;
-        case 48: forward(x, weight, bias, batch, height, width, out, out_bf16, winner, 3); return 0;
-        case 64: forward(x, weight, bias, batch, height, width, out, out_bf16, winner, 4); return 0;
-        default: return 1;
-    }
+    WITH_VECTORS(filters, forward(x, weight, bias, batch, height, width, out, out_bf16, winner, vectors))
 }
 
 /* grad: batch x rows x cols x filters, bf16 if grad_bf16 else fp32. Adds the filters' gradient to
    weight_grad (filters x 9) and the bias gradient to bias_grad (filters). */
 int first_stage_backward(const float *x, const void *grad, int grad_bf16, const uint8_t *winner, int batch, int height,
                          int width, int filters, float *weight_grad, float *bias_grad) {
-    switch (filters) {
-        case 16: backward(x, grad, grad_bf16, winner, batch, height, width, weight_grad, bias_grad, 1); return 0;
-        case 32: backward(x, grad, grad_bf16, winner, batch, height, width, weight_grad, bias_grad, 2); return 0;
-        case 48: backward(x, grad, grad_bf16, winner, batch, height, width, weight_grad, bias_grad, 3); return 0;
-        case 64: backward(x, grad, grad_bf16, winner, batch, height, width, weight_grad, bias_grad, 4); return 0;
-        default: return 1;
-    }
+    WITH_VECTORS(filters, backward(x, grad, grad_bf16, winner, batch, height, width, weight_grad, bias_grad, vectors))
 }
