@@ -1,6 +1,10 @@
-"""Choosing the torch device from ``auto | cpu | cuda``."""
+"""Choosing the torch device from ``auto | cpu | cuda``, and what the CPU is."""
 
 from __future__ import annotations
+
+import functools
+import platform
+from pathlib import Path
 
 import torch
 
@@ -23,13 +27,29 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@functools.cache
+def _cpu_info() -> tuple[str, ...]:
+    """The lines of /proc/cpuinfo; none where the system has no such file."""
+    try:
+        return tuple(Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines())
+    except OSError:
+        return ()
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo where there is one, else the platform's word for it."""
+    model = next((line.split(":", 1)[1].strip() for line in _cpu_info() if line.startswith("model name")), "")
+    return model or platform.processor() or platform.machine()
+
+
+def cpu_identity() -> str:
+    """The CPU's model and feature flags (a binary built for one CPU may not run on another)."""
+    return "\n".join(sorted({line for line in _cpu_info() if line.startswith(("model name", "flags"))})) or cpu_name()
+
+
 def cpu_has_amx() -> bool:
     """Whether the CPU has AMX bf16 tiles (where bf16 matrix maths is much faster than fp32)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            return any(line.startswith("flags") and "amx_bf16" in line for line in handle)
-    except OSError:
-        return False
+    return any(line.startswith("flags") and "amx_bf16" in line for line in _cpu_info())
 
 
 def autocast_dtype(precision: str, device: torch.device, convolutional: bool = True) -> torch.dtype | None:

@@ -39,17 +39,6 @@ def _sliced(dataset: Dataset, limit: int | None) -> Dataset:
     )
 
 
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo where there is one, else the platform's word for it."""
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def versions() -> dict:
     return {"mnistlab": __version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
 

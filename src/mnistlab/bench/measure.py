@@ -17,8 +17,8 @@ import torch
 from mnistlab.config import TrainConfig, merge
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.preprocess import prepare_images
-from mnistlab.device import cpu_has_amx
-from mnistlab.experiment import cpu_name, train
+from mnistlab.device import cpu_has_amx, cpu_name
+from mnistlab.experiment import train
 from mnistlab.models.dense import Dense
 from mnistlab.models.zoo import build_model
 from mnistlab.native import unavailable_reason

@@ -14,7 +14,6 @@ import ctypes
 import functools
 import hashlib
 import os
-import platform
 import shlex
 import subprocess
 from pathlib import Path
@@ -23,18 +22,10 @@ import torch  # noqa: F401  (loaded first, so the kernels link to torch's OpenMP
 
 from mnistlab.atomic import atomic_path
 from mnistlab.data.sources import home_dir
+from mnistlab.device import cpu_identity
 
 SOURCES = Path(__file__).parent
 FLAGS = ("-O3", "-march=native", "-fopenmp", "-shared", "-fPIC")
-
-
-def _cpu_identity() -> str:
-    """The CPU's model and feature flags (a binary built for one CPU may not run on another)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return platform.processor() or platform.machine()
-    return "\n".join(sorted({line for line in lines if line.startswith(("model name", "flags"))}))
 
 
 def _compiler() -> list[str]:
@@ -45,7 +36,7 @@ def _build(name: str) -> Path:
     """The compiled library of ``name``.c, compiling it on first use; raises OSError if that fails."""
     source = SOURCES / f"{name}.c"
     compiler = _compiler()
-    key = hashlib.sha256("\0".join([source.read_text(encoding="utf-8"), *compiler, *FLAGS, _cpu_identity()]).encode()).hexdigest()
+    key = hashlib.sha256("\0".join([source.read_text(encoding="utf-8"), *compiler, *FLAGS, cpu_identity()]).encode()).hexdigest()
     library = home_dir() / "native" / f"{name}-{key[:16]}.so"
     if not library.exists():
         with atomic_path(library) as tmp:

@@ -10,7 +10,8 @@ import torch
 
 from mnistlab.atomic import write_json, write_text
 from mnistlab.config import merge
-from mnistlab.experiment import cpu_name, train
+from mnistlab.device import cpu_name
+from mnistlab.experiment import train
 from mnistlab.recipes import Recipe
 from mnistlab.tables import markdown_table, text_table
 from mnistlab.training.progress import Progress
