@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistlab.bench.keras_env import Lockstep
+from mnistlab.keras_reference.environment import Lockstep
 from mnistlab.bench.measure import SPEED_VARIANTS
 from mnistlab.cli.main import main
 from mnistlab.errors import MnistlabError
@@ -23,7 +23,7 @@ def test_bench_quick_writes_markdown_and_json(tmp_path: Path, data_dir: Path, ca
         assert heading in text
     assert "Peak memory of a training run" in text and "quick settings" in text
     results = json.loads(out.with_suffix(".json").read_text())
-    assert set(results["time_to_accuracy"]) == {"fast-99", "fast-995", "nb2-cnn"}
+    assert set(results["time_to_accuracy"]) == {"fast-99", "fast-995", "001-cnn"}
     assert results["machine"]["torch"] == torch.__version__ and results["peak_memory_mib"] > 100
     assert set(results["inference"]) == {"torch", "onnx"}
     assert all(v["images_per_second"] > 0 for v in results["inference"].values())
@@ -33,7 +33,7 @@ def test_bench_quick_writes_markdown_and_json(tmp_path: Path, data_dir: Path, ca
     assert set(results["precision"]) == {"CNN", "MLP"} and results["keras"] == {}
 
 
-# A stand-in for keras_reference.py --lockstep (the real one needs TensorFlow): it logs when each
+# A stand-in for bench_models.py --lockstep (the real one needs TensorFlow): it logs when each
 # of its epochs starts, so the test sees whether it waited for its turn.
 STAND_IN = """
 import json, sys

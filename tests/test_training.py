@@ -116,9 +116,29 @@ def test_keras_optimizer_defaults() -> None:
     params = [torch.nn.Parameter(torch.zeros(1))]
     assert make_optimizer("sgd", params).defaults["lr"] == 0.01
     rms = make_optimizer("rmsprop", params).defaults
-    assert (rms["lr"], rms["alpha"], rms["eps"]) == (0.001, 0.9, 1e-7)
+    assert (rms["lr"], rms["rho"], rms["eps"]) == (0.001, 0.9, 1e-7)
     adam = make_optimizer("adam", params, lr=0.005).defaults
     assert (adam["lr"], adam["betas"], adam["eps"]) == (0.005, (0.9, 0.999), 1e-7)
+
+
+# Three steps of Keras 3.15's own RMSprop() and Adam() on these weights and gradients, printed by
+# Keras (TensorFlow backend): small gradients are where Keras's epsilon placement shows (torch's
+# RMSprop moves the first weight to 0.99484, Keras to 0.99908).
+KERAS_GRADIENTS = [[1e-4, -2e-3, 0.5, 0.0], [3e-4, 1e-3, -0.25, 1e-5], [-1e-4, 5e-3, 0.1, -1e-5]]
+KERAS_AFTER = {
+    "rmsprop": [0.999082088470459, -1.0013879537582397, 0.49770215153694153, 2.0],
+    "adam": [0.9976428747177124, -0.9992345571517944, 0.4984184205532074, 1.999471664428711],
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_AFTER))
+def test_optimizers_match_keras_updates(name: str) -> None:
+    weights = torch.nn.Parameter(torch.tensor([1.0, -1.0, 0.5, 2.0]))
+    optimizer = make_optimizer(name, [weights])
+    for gradient in KERAS_GRADIENTS:
+        weights.grad = torch.tensor(gradient)
+        optimizer.step()
+    torch.testing.assert_close(weights.detach(), torch.tensor(KERAS_AFTER[name]), rtol=0, atol=2.5e-7)
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,8 @@ from mnistlab.training.progress import Progress
 from mnistlab.viz.report import write_report
 
 
-def _sliced(dataset: Dataset, limit: int | None) -> Dataset:
+def sliced(dataset: Dataset, limit: int | None) -> Dataset:
+    """The dataset with only its first ``limit`` training images (all of them for None)."""
     if limit is None or limit >= len(dataset.x_train):
         return dataset
     return Dataset(
@@ -64,7 +65,7 @@ def train(
     """
     progress = progress or Progress()
     device = resolve_device(config.device)
-    dataset = _sliced(dataset or load_dataset(config.dataset, data_dir, show_progress=True), config.limit)
+    dataset = sliced(dataset or load_dataset(config.dataset, data_dir, show_progress=True), config.limit)
     seed_everything(config.seed)
     network = build_model(config.model, dataset.image_shape, dataset.num_classes).to(device)
     if not network.flat_input:  # measured: channels-last convolutions are faster on CPU (docs/benchmarks.md)

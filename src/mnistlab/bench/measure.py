@@ -159,7 +159,8 @@ def _step_optimizer(variant: str, params: list[torch.nn.Parameter], flat: bool) 
     """The notebook's RMSprop (over one flat buffer if ``flat``, as the loop makes it), or the
     optimizer a one-change row tries instead."""
     if variant == "multi-tensor RMSprop, per tensor":
-        return torch.optim.RMSprop(params, **OPTIMIZERS["rmsprop"][1], foreach=True)
+        keras = OPTIMIZERS["rmsprop"][1]
+        return torch.optim.RMSprop(params, lr=keras["lr"], alpha=keras["rho"], eps=keras["eps"], foreach=True)
     if variant == "adam, fused, per tensor":
         return torch.optim.Adam(params, **OPTIMIZERS["adam"][1], fused=True)
     name = "adam" if variant == "adam, flat buffer" else "rmsprop"

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mnistlab.atomic import write_json, write_text
-from mnistlab.bench.keras_env import keras_lockstep
 from mnistlab.bench.measure import (
     CUMULATIVE_VARIANTS, SPEED_VARIANTS, inference, machine, peak_memory, steady_epoch_seconds, step_times, throughput, time_to_accuracy,
 )
@@ -20,12 +19,21 @@ from mnistlab.data.loaders import load_dataset
 from mnistlab.data.registry import MNIST
 from mnistlab.data.sources import locate
 from mnistlab.device import autocast_dtype, resolve_device
+from mnistlab.keras_reference.environment import HERE, Lockstep, keras_environment, keras_python
 from mnistlab.recipes import load_recipe
 from mnistlab.runs.store import load_run
 from mnistlab.tables import markdown_table
 
 TARGETS = (0.99, 0.995)
-TTA_RECIPES = ("fast-99", "fast-995", "nb2-cnn")
+TTA_RECIPES = ("fast-99", "fast-995", "001-cnn")
+
+
+def keras_lockstep(data_folder: Path, model: str, epochs: int, limit: int | None, threads: int) -> Lockstep:
+    """The notebook ``model`` (cnn or mlp) trained with Keras in its environment, in lockstep (``Lockstep``)."""
+    command = [str(keras_python()), str(HERE / "bench_models.py"), "--data", str(data_folder), "--model", model, "--epochs", str(epochs), "--lockstep"]
+    if limit:
+        command += ["--limit", str(limit)]
+    return Lockstep(command, keras_environment(threads))
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -46,7 +54,7 @@ def run_benchmark(quick: bool, device: str, data_dir: str | None, keras: bool, o
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         results["throughput"], results["keras"] = {}, {}
-        for name, recipe, keras_model in (("notebook CNN", "nb2-cnn", "cnn"), ("512 MLP", "nb2-mlp-512", "mlp")):
+        for name, recipe, keras_model in (("notebook CNN", "001-cnn", "cnn"), ("512 MLP", "001-mlp-512", "mlp")):
             config = merge(load_recipe(recipe).config, {"epochs": epochs, "limit": limit, "device": device})
             if not keras:
                 log(f"throughput: {name} ({recipe}) ...")
@@ -57,7 +65,7 @@ def run_benchmark(quick: bool, device: str, data_dir: str | None, keras: bool, o
                 results["throughput"][name] = throughput(config, dataset, work / recipe, after_epoch=reference.epoch)
                 results["keras"][name] = reference.result()
         log("inference: torch and ONNX ...")
-        results["inference"] = inference(load_run(work / "nb2-cnn"), dataset, work, single_calls=50 if quick else 500)
+        results["inference"] = inference(load_run(work / "001-cnn"), dataset, work, single_calls=50 if quick else 500)
         results["time_to_accuracy"] = {}
         for recipe in TTA_RECIPES:
             log(f"time to accuracy: {recipe}, {len(seeds)} seed(s) ...")
@@ -65,7 +73,7 @@ def run_benchmark(quick: bool, device: str, data_dir: str | None, keras: bool, o
             config = merge(base, {"limit": limit, "device": device, **({"epochs": min(base.epochs, epochs)} if quick else {})})
             results["time_to_accuracy"][recipe] = time_to_accuracy(config, dataset, seeds, TARGETS, work / f"tta-{recipe}")
         log("peak memory of a training run ...")
-        results["peak_memory_mib"] = peak_memory("nb2-cnn", limit or 60000, folder.parent)
+        results["peak_memory_mib"] = peak_memory("001-cnn", limit or 60000, folder.parent)
     log("speed options on the notebook CNN ...")
     steps = 20 if quick else 80
     variants = [v for v in SPEED_VARIANTS if not (quick and v == "torch.compile")]  # compiling alone takes ~30 s
@@ -135,7 +143,7 @@ def markdown(r: dict) -> str:
         ["engine", "images/s (batch)", "single image p50 ms", "single image p99 ms"],
         [[name, f"{v['images_per_second']:,.0f}", f"{v['latency_p50_ms']:.2f}", f"{v['latency_p99_ms']:.2f}"] for name, v in r["inference"].items()],
     ))
-    lines += [f"Peak memory of a training run (`mnistlab train nb2-cnn`, one epoch, as a process): {r['peak_memory_mib']:.0f} MiB.", "",
+    lines += [f"Peak memory of a training run (`mnistlab train 001-cnn`, one epoch, as a process): {r['peak_memory_mib']:.0f} MiB.", "",
               "## Speed options tried", "", "Milliseconds per training step of the notebook CNN (batch 64, RMSprop as in the notebook) "
               f"on this machine: each option is built once, then timed in {r['speed_option_rounds']} interleaved round(s), and its fastest round counts. "
               f"The first {CUMULATIVE_VARIANTS} rows build on each other and are what the training loop does: channels-last for "

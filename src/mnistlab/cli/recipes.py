@@ -1,43 +1,92 @@
-"""``mnistlab recipes`` and ``mnistlab reproduce [NAMES]``."""
+"""``mnistlab recipes`` and ``mnistlab reproduce [NAMES] [--notebook N] [--seeds N] [--keras]``."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
 import sys
+import time
+from pathlib import Path
+
+import torch
 
 from mnistlab.cli.options import add_data_dir, add_device, print_table
+from mnistlab.device import cpu_name
+from mnistlab.errors import MnistlabError
 from mnistlab.recipes import list_recipes, load_recipe
-from mnistlab.recipes.reproduce import format_table, reproduce, save_report
+from mnistlab.recipes.reproduce import default_keras_side, reproduce
+from mnistlab.recipes.reproduction_report import reference_accuracy, save_report, text_report, total_seconds, verdict, spread
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     commands.add_parser("recipes", help="the notebook experiments and the numbers they printed").set_defaults(handler=show_recipes)
-    parser = commands.add_parser("reproduce", help="run recipes and compare with the notebooks' numbers")
-    parser.add_argument("names", nargs="*", help="recipe names (default: every notebook recipe)")
-    parser.add_argument("--table", default="runs/reproduction.md", help="Markdown table to write (default: %(default)s)")
-    parser.add_argument("--runs-dir", default="runs/reproduce", help="where the recipes' runs go (default: %(default)s)")
+    parser = commands.add_parser(
+        "reproduce",
+        help="run recipes over several seeds and compare with the notebooks' numbers (and Keras)",
+        description="Train each recipe (an exercise: its members) once per seed and compare the test accuracy with the "
+        "notebook's number. Every finished training is saved at once in the JSON twin of --table; running the same "
+        "command again resumes, reusing the trainings already there.",
+    )
+    parser.add_argument("names", nargs="*", help="recipe names (default: every notebook recipe and exercise)")
+    parser.add_argument("--notebook", help="only this seed notebook's recipes, by number: 000, 001, 002, 003 or 004")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per recipe (default: %(default)s)")
+    parser.add_argument("--keras", action="store_true",
+                        help="also train the notebook's own Keras code with the same data and seeds (in its own environment, created on first use)")
+    parser.add_argument("--fresh", action="store_true", help="retrain everything instead of reusing saved trainings")
+    parser.add_argument("--table", default="runs/reproduction.md", help="Markdown report to write; its .json twin holds every training (default: %(default)s)")
+    parser.add_argument("--runs-dir", default="runs/reproduce", help="where our runs go, RUNS_DIR/<recipe>/seed-<n> (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, help="a quick try: at most this many epochs for every recipe")
+    parser.add_argument("--limit", type=int, help="a quick try: train on the first N training images only")
     add_data_dir(parser)
     add_device(parser, default=None)
     parser.set_defaults(handler=run_reproduce)
 
 
 def show_recipes(args: argparse.Namespace) -> int:
-    rows = [
-        [r.name, r.kind, r.config.dataset, r.config.model if isinstance(r.config.model, str) else "custom",
-         "—" if r.expected_accuracy is None else f"{r.expected_accuracy:.4f}", r.description]
-        for r in list_recipes()
-    ]
-    print_table(rows, ["recipe", "kind", "dataset", "model", "target", "description"])
+    rows = []
+    for r in list_recipes():
+        number, source = reference_accuracy(r)
+        model = "—" if r.config is None else r.config.model if isinstance(r.config.model, str) else "custom"
+        rows.append([r.name, r.kind, "—" if r.config is None else r.config.dataset, model,
+                     "—" if number is None else f"{number:.4f} ({source})", r.description])
+    print_table(rows, ["recipe", "kind", "dataset", "model", "notebook's number", "description"])
     return 0
 
 
+def chosen_recipes(names: list[str], notebook: str | None) -> list:
+    if names and notebook:
+        raise MnistlabError("give recipe names or --notebook, not both")
+    if names:
+        return [load_recipe(n) for n in names]
+    recipes = [r for r in list_recipes() if r.kind in ("notebook", "exercise")]
+    if notebook is None:
+        return recipes
+    chosen = [r for r in recipes if r.notebook_number == notebook]
+    if not chosen:
+        numbers = sorted({r.notebook_number for r in recipes})
+        raise MnistlabError(f"no recipes come from notebook '{notebook}'; choose one of {', '.join(numbers)}")
+    return chosen
+
+
 def run_reproduce(args: argparse.Namespace) -> int:
-    recipes = [load_recipe(n) for n in args.names] if args.names else list_recipes(kind="notebook")
-    results = reproduce(recipes, runs_dir=args.runs_dir, data_dir=args.data_dir, device=args.device)
+    if args.seeds < 1:
+        raise MnistlabError(f"--seeds must be a positive integer, got {args.seeds}")
+    asked = chosen_recipes(args.names, args.notebook)
+    table = Path(args.table)
     command = "mnistlab " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "mnistlab reproduce"
-    path = save_report(results, args.table, command)
+    machine = f"{cpu_name()} ({torch.get_num_threads()} threads), torch {torch.__version__}"
+    started = time.perf_counter()
+    done = reproduce(
+        asked, list(range(args.seeds)), table.with_suffix(".json"), Path(args.runs_dir), data_dir=args.data_dir,
+        device=args.device, keras=default_keras_side() if args.keras else None, fresh=args.fresh,
+        epochs=args.epochs, limit=args.limit, header={"command": command, "machine": machine},
+    )
+    save_report(done, asked, table, command, machine)
     print()
-    print(format_table(results))
-    print(f"\nTable written to {path}")
-    return 0 if all(r.reproduced is not False for r in results) else 1
+    print(text_report(done, asked))
+    print(f"\nTrained now: ours {done.seconds_now['mnistlab'] / 60:.1f} min, Keras {done.seconds_now['keras'] / 60:.1f} min "
+          f"({(time.perf_counter() - started) / 60:.1f} min of wall time). In all, over every seed in the table: "
+          f"ours {total_seconds(done, 'mnistlab') / 60:.1f} min, Keras {total_seconds(done, 'keras') / 60:.1f} min.")
+    print(f"Report written to {table}, every training to {table.with_suffix('.json')}")
+    failed = [r.name for r in done.recipes if verdict(reference_accuracy(r)[0], spread(done.trials(r, "mnistlab"), "test_accuracy")) == "**no**"]
+    return 1 if failed else 0

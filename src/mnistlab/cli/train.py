@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from mnistlab.cli.options import add_data_dir
 from mnistlab.config import PRECISIONS, TrainConfig, merge
 from mnistlab.errors import MnistlabError
 from mnistlab.experiment import train
-from mnistlab.recipes import load_recipe
+from mnistlab.recipes import RENAMED, load_recipe, trainable
 from mnistlab.training.optimizers import OPTIMIZERS
 from mnistlab.training.progress import Progress
 
@@ -52,7 +53,9 @@ def base_config(args: argparse.Namespace) -> TrainConfig:
     if args.recipe and args.config:
         raise MnistlabError("give a recipe or --config, not both")
     if args.recipe:
-        return load_recipe(args.recipe).config
+        if args.recipe in RENAMED:
+            print(f"note: recipe {args.recipe} is now called {RENAMED[args.recipe]}", file=sys.stderr)
+        return trainable(load_recipe(args.recipe))
     if args.config:
         try:
             values = json.loads(Path(args.config).read_text(encoding="utf-8"))

@@ -39,24 +39,24 @@ class ZooModel:
 ZOO: dict[str, ZooModel] = {
     m.name: m
     for m in (
-        ZooModel("mlp-64-tanh", "64 tanh -> 10 softmax (notebook 1)", [dense(64, "tanh"), SOFTMAX_10]),
-        ZooModel("mlp-64-32-tanh", "64-32 tanh MLP (notebook 1)", [dense(64, "tanh"), dense(32, "tanh"), SOFTMAX_10]),
-        ZooModel("mlp-64-32-relu", "64-32 relu MLP (notebook 1)", [dense(64, "relu"), dense(32, "relu"), SOFTMAX_10]),
-        ZooModel("mlp-512", "512 relu MLP (notebook 2, Deep Learning with Python 2.1)", [dense(512, "relu"), SOFTMAX_10]),
+        ZooModel("mlp-64-tanh", "64 tanh -> 10 softmax (notebook 000, model_1)", [dense(64, "tanh"), SOFTMAX_10]),
+        ZooModel("mlp-64-32-tanh", "64-32 tanh MLP (notebook 000, model_2)", [dense(64, "tanh"), dense(32, "tanh"), SOFTMAX_10]),
+        ZooModel("mlp-64-32-relu", "64-32 relu MLP (notebook 000, model_3)", [dense(64, "relu"), dense(32, "relu"), SOFTMAX_10]),
+        ZooModel("mlp-512", "512 relu MLP (notebook 001, from Deep Learning with Python 2.1)", [dense(512, "relu"), SOFTMAX_10]),
         ZooModel(
             "cnn",
-            "conv32-pool-conv64-pool-conv64-dense64 CNN (notebook 2, Deep Learning with Python 5.1)",
+            "conv32-pool-conv64-pool-conv64-dense64 CNN (notebook 001, from Deep Learning with Python 5.1)",
             [conv(32, "relu"), POOL, conv(64, "relu"), POOL, conv(64, "relu"), FLATTEN, dense(64, "relu"), SOFTMAX_10],
         ),
-        ZooModel("mlp-512-512", "512-512 relu MLP (notebook 3)", [dense(512, "relu"), dense(512, "relu"), SOFTMAX_10]),
+        ZooModel("mlp-512-512", "512-512 relu MLP (notebook 002)", [dense(512, "relu"), dense(512, "relu"), SOFTMAX_10]),
         ZooModel(
             "mlp-512-512-dropout",
-            "512-512 relu MLP with dropout 0.2 after each hidden layer (notebooks 3 and 4)",
+            "512-512 relu MLP with dropout 0.2 after each hidden layer (notebook 003)",
             [dense(512, "relu"), dropout(0.2), dense(512, "relu"), dropout(0.2), SOFTMAX_10],
         ),
         ZooModel(
             "cnn-bn",
-            "batch-norm CNN: (conv-bn-relu)x2, pool, (conv-bn-relu)x2, pool, dense512-bn-relu-dropout (notebook 4)",
+            "batch-norm CNN: (conv-bn-relu)x2, pool, (conv-bn-relu)x2, pool, dense512-bn-relu-dropout (notebook 003)",
             [
                 conv(32), BN, RELU, conv(32), BN, RELU, POOL,
                 conv(64), BN, RELU, conv(64), BN, RELU, POOL,
@@ -65,13 +65,13 @@ ZOO: dict[str, ZooModel] = {
         ),
         ZooModel(
             "mlp-128-64-32",
-            "dense128 (linear) -> 64 relu -> 32 relu -> 10 (notebook 5, Fashion-MNIST and digits)",
+            "dense128 (linear) -> 64 relu -> 32 relu -> 10 (notebook 004, Fashion-MNIST and digits)",
             [dense(128), dense(64, "relu"), dense(32, "relu"), SOFTMAX_10],
         ),
         ZooModel(
             "mlp-128-64-32-dropout",
-            "the notebook 5 MLP with dropout 0.1 after each hidden layer",
-            [dense(128), dropout(0.1), dense(64, "relu"), dropout(0.1), dense(32, "relu"), dropout(0.1), SOFTMAX_10],
+            "the notebook 004 MLP with one dropout 0.1 between its 64 and 32 layers (exercise 5's answer)",
+            [dense(128), dense(64, "relu"), dropout(0.1), dense(32, "relu"), SOFTMAX_10],
         ),
     )
 }

@@ -1,84 +1,201 @@
-"""Recipes: one TOML file per notebook experiment, carrying the number its notebook printed.
+"""Recipes: one TOML file per experiment of the five seed notebooks, with the number each printed.
 
-A recipe file::
+A recipe is named after its notebook's file (``000-…`` for ``000_36319545204c081d.txt``)::
 
     description = "..."
-    notebook = "where the experiment comes from"
-    kind = "notebook"  # or "speed": mnistlab's own fast recipes, left out of `reproduce` by default
+    notebook = "000_36319545204c081d.txt"   # the seed notebook the settings come from
+    settings_from = "the cells that set them, quoted"
+    kind = "notebook"   # or "speed" (mnistlab's own fast recipes) or "exercise" (below)
 
-    [train]            # TrainConfig fields: dataset, model, optimizer, epochs, batch_size, ...
+    [train]             # TrainConfig fields: dataset, model, optimizer, epochs, batch_size, ...
 
-    [expected]         # what the notebook printed, to compare with
-    test_accuracy = 0.9777
-    printed = "test_acc: 0.9777"
-    reading = "how that figure was read from the notebook"
+    [reference]         # what the notebook reported, to compare with
+    test_accuracy = 0.9171            # optional, as are train_accuracy, train_loss, test_loss
+    source = "printed"                # printed (a cell's output) | prose (its text) | none | target
+    cell = "where in the notebook"
+    quote = "the words or output, verbatim"
+    reading = "how the number was read"
+    secondary = [{ test_accuracy = 0.9160, where = "another copy of the notebook" }]
+
+An exercise compares recipes in the notebook's own table and has no ``[train]``::
+
+    kind = "exercise"
+    members = ["004-fashion-mlp", "004-fashion-mlp-dropout"]
+    labels = ["N", "Y"]     # each member's row label in that table
+    table = "dropout"       # which table: dropout | batch-size
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnistlab.config import TrainConfig
 from mnistlab.errors import MnistlabError
 
 RECIPE_DIR = Path(__file__).parent
-RECIPE_KEYS = {"description", "notebook", "kind", "train", "expected"}
-KINDS = ("notebook", "speed")  # a notebook's experiment, or one of mnistlab's own speed recipes
+KINDS = ("notebook", "speed", "exercise")
+SOURCES = ("printed", "prose", "none", "target")
+EXERCISE_TABLES = ("dropout", "batch-size")
+RECIPE_KEYS = {"description", "notebook", "settings_from", "kind", "train", "reference", "members", "labels", "table"}
+REFERENCE_KEYS = {"test_accuracy", "test_loss", "train_accuracy", "train_loss", "source", "cell", "quote", "reading", "secondary"}
+
+# Recipes named after the notebooks' order in an earlier layout: the old names keep working.
+RENAMED = {
+    "nb1-mlp-64-tanh": "000-mlp-64-tanh",
+    "nb1-mlp-64-32-tanh": "000-mlp-64-32-tanh",
+    "nb1-mlp-64-32-relu": "000-mlp-64-32-relu",
+    "nb2-mlp-512": "001-mlp-512",
+    "nb2-cnn": "001-cnn",
+    "nb4-mlp-512-512-dropout": "003-mlp-512-512-dropout",
+    "nb4-cnn-bn-augmented": "003-cnn-bn-augmented",
+    "nb5-fashion-mlp": "004-fashion-mlp",
+    "nb5-fashion-mlp-dropout": "004-fashion-mlp-dropout",
+    "nb5-digits-mlp": "004-digits-mlp",
+}
+RETIRED = {
+    "nb3-mlp-512-512-dropout": "it followed a notebook that is not one of the five seed notebooks; "
+    "the nearest is 003-mlp-512-512-dropout",
+}
+
+
+@dataclass(frozen=True)
+class SecondaryReference:
+    """A number from another copy of the notebook: shown beside ours, never the verdict's basis."""
+
+    test_accuracy: float
+    where: str
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a notebook reported for one experiment, and where."""
+
+    source: str = "none"
+    cell: str = ""
+    quote: str = ""
+    reading: str = ""
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    train_accuracy: float | None = None  # the last epoch's running training accuracy, as Keras's history holds it
+    train_loss: float | None = None
+    secondary: tuple[SecondaryReference, ...] = ()
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """A named, reproducible experiment and the accuracy its notebook reported."""
+    """A named experiment: its settings (or, for an exercise, its member recipes) and its reference."""
 
     name: str
     description: str
     notebook: str
+    settings_from: str
     kind: str
-    config: TrainConfig
-    expected_accuracy: float | None
-    printed: str
-    reading: str
+    config: TrainConfig | None
+    reference: Reference = field(default_factory=Reference)
+    members: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    table: str | None = None
+
+    @property
+    def notebook_number(self) -> str:
+        """The seed notebook's number (``004`` for ``004_e1a69a385d39219c.txt``), or '' for mnistlab's own."""
+        return self.notebook.split("_", 1)[0] if self.notebook else ""
 
 
 def recipe_names() -> list[str]:
     return sorted(p.stem for p in RECIPE_DIR.glob("*.toml"))
 
 
+def canonical_name(name: str) -> str:
+    """The current name of a built-in recipe, given a current or renamed one."""
+    if name in RETIRED:
+        raise MnistlabError(f"recipe '{name}' was retired: {RETIRED[name]}")
+    return RENAMED.get(name, name)
+
+
 def load_recipe(name_or_path: str | Path) -> Recipe:
     """A built-in recipe by name, or a recipe TOML file by path."""
     path = Path(name_or_path)
     if path.suffix != ".toml":
-        path = RECIPE_DIR / f"{name_or_path}.toml"
+        path = RECIPE_DIR / f"{canonical_name(str(name_or_path))}.toml"
         if not path.is_file():
             raise MnistlabError(f"unknown recipe '{name_or_path}'; choose one of {', '.join(recipe_names())} or give a .toml path")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise MnistlabError(f"recipe {path} is not readable TOML ({exc})") from None
-    unknown = sorted(set(data) - RECIPE_KEYS)
-    if unknown:
-        raise MnistlabError(f"recipe {path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(RECIPE_KEYS))}")
-    if "train" not in data:
-        raise MnistlabError(f"recipe {path} has no [train] table")
+    where = f"recipe {path}"
+    _check_keys(data, RECIPE_KEYS, where)
     kind = data.get("kind", "notebook")
     if kind not in KINDS:
-        raise MnistlabError(f"recipe {path}: kind must be one of {', '.join(KINDS)}, got '{kind}'")
-    config = TrainConfig.from_dict({"name": path.stem, **data["train"]}, where=f"recipe {path} [train]")
-    expected = data.get("expected", {})
-    return Recipe(
-        name=path.stem,
-        description=data.get("description", ""),
-        notebook=data.get("notebook", ""),
-        kind=kind,
-        config=config,
-        expected_accuracy=expected.get("test_accuracy"),
-        printed=expected.get("printed", ""),
-        reading=expected.get("reading", ""),
-    )
+        raise MnistlabError(f"{where}: kind must be one of {', '.join(KINDS)}, got '{kind}'")
+    common = {
+        "name": path.stem,
+        "description": data.get("description", ""),
+        "notebook": data.get("notebook", ""),
+        "settings_from": data.get("settings_from", ""),
+        "kind": kind,
+    }
+    if kind == "exercise":
+        return Recipe(**common, config=None, **_exercise(data, where))
+    if "train" not in data:
+        raise MnistlabError(f"{where} has no [train] table")
+    config = TrainConfig.from_dict({"name": path.stem, **data["train"]}, where=f"{where} [train]")
+    return Recipe(**common, config=config, reference=_reference(data.get("reference", {}), f"{where} [reference]"))
+
+
+def _check_keys(data: object, allowed: set[str], where: str) -> None:
+    if not isinstance(data, dict):
+        raise MnistlabError(f"{where} must be a table, got {data!r}")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise MnistlabError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _reference(data: dict, where: str) -> Reference:
+    _check_keys(data, REFERENCE_KEYS, where)
+    source = data.get("source", "none")
+    if source not in SOURCES:
+        raise MnistlabError(f"{where}: source must be one of {', '.join(SOURCES)}, got '{source}'")
+    for key in ("test_accuracy", "train_accuracy"):
+        value = data.get(key)
+        if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
+            raise MnistlabError(f"{where}: {key} must be a fraction in [0, 1], got {value!r}")
+    if source == "none" and data.get("test_accuracy") is not None:
+        raise MnistlabError(f"{where}: a test_accuracy needs a source (printed, prose or target), not 'none'")
+    secondary = []
+    for item in data.get("secondary", []):
+        _check_keys(item, {"test_accuracy", "where"}, f"{where} secondary")
+        secondary.append(SecondaryReference(float(item["test_accuracy"]), str(item.get("where", ""))))
+    values = {k: data[k] for k in REFERENCE_KEYS - {"secondary"} if k in data}
+    return Reference(**values, secondary=tuple(secondary))
+
+
+def _exercise(data: dict, where: str) -> dict:
+    members, labels, table = data.get("members", []), data.get("labels", []), data.get("table")
+    if not members or len(labels) != len(members):
+        raise MnistlabError(f"{where}: an exercise needs members and one label per member")
+    if table not in EXERCISE_TABLES:
+        raise MnistlabError(f"{where}: table must be one of {', '.join(EXERCISE_TABLES)}, got {table!r}")
+    if "train" in data or "reference" in data:
+        raise MnistlabError(f"{where}: an exercise has no [train] or [reference]; its members do")
+    for member in members:
+        load_recipe(member)
+    return {"members": tuple(members), "labels": tuple(map(str, labels)), "table": table}
 
 
 def list_recipes(kind: str | None = None) -> list[Recipe]:
     """All built-in recipes, or those of one ``kind``."""
     return [r for r in (load_recipe(name) for name in recipe_names()) if kind is None or r.kind == kind]
+
+
+def trainable(recipe: Recipe) -> TrainConfig:
+    """The recipe's config; an exercise has none and says how to run it instead."""
+    if recipe.config is None:
+        raise MnistlabError(
+            f"'{recipe.name}' is an exercise comparing {', '.join(recipe.members)}; "
+            f"train one of those, or run `mnistlab reproduce {recipe.name}` for its table"
+        )
+    return recipe.config

@@ -1,138 +1,211 @@
-"""``reproduce``: run recipes and compare each with the number its notebook printed."""
+"""``reproduce``: train recipes over several seeds, ours and (optionally) the notebooks' own Keras code.
+
+Every training is one ``Trial``, written to the results file (the JSON twin of the table) the
+moment it finishes, so a long reproduction can be stopped and resumed: a trial already there
+with the same settings is reused, not retrained (``fresh`` retrains everything).
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+import hashlib
+import json
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from mnistlab.atomic import write_json, write_text
-from mnistlab.config import merge
-from mnistlab.device import cpu_name
-from mnistlab.experiment import train
-from mnistlab.recipes import Recipe
-from mnistlab.tables import markdown_table, text_table
+from mnistlab.atomic import write_json
+from mnistlab.config import TrainConfig, merge
+from mnistlab.data.dataset import Dataset
+from mnistlab.data.loaders import load_dataset
+from mnistlab.errors import MnistlabError
+from mnistlab.experiment import sliced, train, versions
+from mnistlab.keras_reference.environment import HERE, KERAS_REQUIREMENTS, keras_environment, keras_python
+from mnistlab.recipes import Recipe, load_recipe
 from mnistlab.training.progress import Progress
 
-TOLERANCE_PP = 0.5  # a recipe reproduces its notebook when within 0.5 percentage points, or above
+FRAMEWORKS = ("mnistlab", "keras")
 
 
 @dataclass(frozen=True)
-class Reproduction:
-    recipe: Recipe
-    accuracy: float
-    params: int
-    seconds: float
+class Trial:
+    """One training of one recipe with one seed, by mnistlab or by the notebook's Keras code."""
+
+    recipe: str
+    framework: str
+    seed: int
+    settings: str  # fingerprint of what was trained (settings_key)
+    test_accuracy: float
+    test_loss: float
+    train_accuracy: float  # the last epoch's running figure, as Keras's history holds it
+    train_loss: float
     epochs_run: int
-    run_path: Path
+    seconds: float
+    versions: dict
+    run: str | None = None  # mnistlab's run folder
 
-    @property
-    def difference_pp(self) -> float | None:
-        if self.recipe.expected_accuracy is None:
-            return None
-        return 100 * (self.accuracy - self.recipe.expected_accuracy)
 
-    @property
-    def reproduced(self) -> bool | None:
-        diff = self.difference_pp
-        return None if diff is None else diff >= -TOLERANCE_PP
+def settings_key(config: TrainConfig, framework: str) -> str:
+    """A fingerprint of a trial's settings: the config (less its name, device and seed) and the framework's version."""
+    values = {k: v for k, v in config.to_dict().items() if k not in ("name", "device", "seed")}
+    engine = torch.__version__ if framework == "mnistlab" else " ".join(KERAS_REQUIREMENTS)
+    text = json.dumps({"config": values, "framework": framework, "engine": engine}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class TrialStore:
+    """The trials in a JSON file, rewritten atomically after each one is added."""
+
+    def __init__(self, path: Path, header: dict, fresh: bool = False) -> None:
+        self.path, self.header = path, header
+        self.trials: list[Trial] = []
+        if path.is_file() and not fresh:
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+                self.trials = [Trial(**t) for t in saved.get("trials", [])]
+            except (json.JSONDecodeError, TypeError, AttributeError) as exc:
+                raise MnistlabError(f"{path} is not a reproduction results file ({exc}); move it away or pass --fresh") from None
+
+    def find(self, recipe: str, framework: str, seed: int, settings: str) -> Trial | None:
+        return next((t for t in self.trials if (t.recipe, t.framework, t.seed, t.settings) == (recipe, framework, seed, settings)), None)
+
+    def add(self, trial: Trial) -> None:
+        self.trials = [t for t in self.trials if (t.recipe, t.framework, t.seed) != (trial.recipe, trial.framework, trial.seed)]
+        self.trials.append(trial)
+        self.save()
+
+    def save(self) -> None:
+        write_json(self.path, {**self.header, "trials": [asdict(t) for t in self.trials]})
+
+
+@dataclass(frozen=True)
+class KerasSide:
+    """How to run a notebook's Keras code: an interpreter with Keras and a script speaking ``notebooks.py``'s interface."""
+
+    python: Path
+    script: Path = HERE / "notebooks.py"
+    threads: int | None = None
+
+    def train(self, recipe: str, seed: int, data: Path, epochs: int | None) -> dict:
+        command = [str(self.python), str(self.script), "--recipe", recipe, "--seed", str(seed), "--data", str(data)]
+        if epochs is not None:
+            command += ["--epochs", str(epochs)]
+        result = subprocess.run(command, capture_output=True, text=True, env=keras_environment(self.threads))
+        lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+        if result.returncode != 0 or not lines:
+            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            raise MnistlabError(f"the Keras reference for {recipe} (seed {seed}) failed (exit code {result.returncode}): {last}")
+        return json.loads(lines[-1])
+
+
+def default_keras_side() -> KerasSide:
+    """The Keras environment mnistlab manages (created on first use)."""
+    return KerasSide(keras_python())
+
+
+def trained_recipes(recipes: list[Recipe]) -> list[Recipe]:
+    """The recipes to train: each one given, an exercise's members in its place, each once."""
+    names: list[str] = []
+    for recipe in recipes:
+        for name in recipe.members or (recipe.name,):
+            if name not in names:
+                names.append(name)
+    return [load_recipe(name) for name in names]
+
+
+@dataclass
+class Reproduction:
+    """What a call of ``reproduce`` ran: the store, the recipes, and how long each side trained now."""
+
+    store: TrialStore
+    recipes: list[Recipe]
+    seeds: list[int]
+    overrides: dict
+    seconds_now: dict
+
+    def config(self, recipe: Recipe) -> TrainConfig:
+        return merge(recipe.config, self.overrides)
+
+    def trials(self, recipe: Recipe, framework: str) -> list[Trial]:
+        """This reproduction's trials of ``recipe`` by ``framework``, in seed order."""
+        key = settings_key(self.config(recipe), framework)
+        found = (self.store.find(recipe.name, framework, seed, key) for seed in self.seeds)
+        return [t for t in found if t is not None]
 
 
 def reproduce(
     recipes: list[Recipe],
-    runs_dir: str | Path = "runs/reproduce",
+    seeds: list[int],
+    results: Path,
+    runs_dir: Path,
     data_dir: str | Path | None = None,
     device: str | None = None,
-    progress: Progress | None = None,
-) -> list[Reproduction]:
-    """Train every recipe into ``runs_dir/<recipe>`` and collect its test accuracy."""
-    progress = progress or Progress()
-    results = []
-    for recipe in recipes:
-        config = merge(recipe.config, {"device": device})
-        run = train(config, data_dir=data_dir, out=Path(runs_dir) / recipe.name, progress=progress)
-        results.append(
-            Reproduction(recipe, run.metrics["test_accuracy"], run.metrics["params"], run.metrics["seconds"], run.metrics["epochs_run"], run.path)
-        )
-    return results
+    keras: KerasSide | None = None,
+    fresh: bool = False,
+    epochs: int | None = None,
+    limit: int | None = None,
+    header: dict | None = None,
+    log: Callable[[str], None] = print,
+) -> Reproduction:
+    """Train every recipe (an exercise: its members) for every seed, ours then Keras's, seed by seed.
+
+    ``epochs`` and ``limit`` shorten every training for a quick try; their trials are kept apart
+    from full ones (the settings differ). ``header`` is saved at the top of the results file.
+    """
+    store = TrialStore(results, {**(header or {}), "versions": versions()}, fresh)
+    overrides = {"device": device, "epochs": epochs, "limit": limit}
+    done = Reproduction(store, trained_recipes(recipes), seeds, {k: v for k, v in overrides.items() if v is not None}, {f: 0.0 for f in FRAMEWORKS})
+    datasets: dict[str, Dataset] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for recipe in done.recipes:
+            config = done.config(recipe)
+            if config.dataset not in datasets:
+                datasets[config.dataset] = load_dataset(config.dataset, data_dir)
+            dataset = sliced(datasets[config.dataset], limit)
+            for seed in seeds:
+                _ours(done, recipe, replace(config, seed=seed), dataset, runs_dir, log)
+                if keras is not None:
+                    _theirs(done, recipe, replace(config, seed=seed), dataset, keras, Path(tmp), epochs, log)
+    return done
 
 
-def _mark(value: bool | None) -> str:
-    return {True: "yes", False: "**no**", None: "n/a"}[value]
-
-
-def table_rows(results: list[Reproduction], table_dir: Path | None = None) -> list[list[str]]:
-    """One row per recipe; with ``table_dir``, the last cell links the run's report relative to it."""
-    rows = []
-    for r in results:
-        expected = r.recipe.expected_accuracy
-        diff = r.difference_pp
-        rows.append([
-            r.recipe.name,
-            "—" if expected is None else f"{expected:.4f}",
-            f"{r.accuracy:.4f}",
-            "—" if diff is None else f"{diff:+.2f} pp",
-            _mark(r.reproduced),
-            f"{r.params:,}",
-            str(r.epochs_run),
-            f"{r.seconds:.1f}",
-            f"[report]({Path(os.path.relpath(r.run_path / 'report.html', table_dir)).as_posix()})" if table_dir else str(r.run_path / "report.html"),
-        ])
-    return rows
-
-
-HEADERS = ["recipe", "notebook", "ours", "difference", "within 0.5 pp", "parameters", "epochs", "seconds", "report"]
-
-
-def format_table(results: list[Reproduction]) -> str:
-    """A plain-text table for the terminal."""
-    return text_table(HEADERS, table_rows(results))
-
-
-def markdown(results: list[Reproduction], command: str, table_dir: Path) -> str:
-    """The reproduction report: the table, then what each notebook printed and how it was read."""
-    lines = [
-        "# Reproducing the notebooks",
-        "",
-        f"Generated by `{command}` on {cpu_name()} "
-        f"({torch.get_num_threads()} threads), torch {torch.__version__}.",
-        "Accuracy is on each dataset's test set. A recipe reproduces its notebook when ours is within "
-        f"{TOLERANCE_PP} percentage points of the notebook's number, or above it.",
-        "",
-        markdown_table(HEADERS, table_rows(results, table_dir)),
-        "",
-        "## What each notebook printed, and the reading used",
-        "",
-    ]
-    for r in results:
-        lines += [
-            f"- **{r.recipe.name}** — {r.recipe.description} Source: {r.recipe.notebook}.",
-            f"  Printed: `{r.recipe.printed}`. Reading: {r.recipe.reading}",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def save_report(results: list[Reproduction], table_path: str | Path, command: str) -> Path:
-    """Write the Markdown table and a JSON twin beside it (atomically)."""
-    table_path = Path(table_path)
-    write_text(table_path, markdown(results, command, table_path.parent))
-    write_json(
-        table_path.with_suffix(".json"),
-        [
-            {
-                "recipe": r.recipe.name,
-                "expected": r.recipe.expected_accuracy,
-                "ours": r.accuracy,
-                "difference_pp": r.difference_pp,
-                "reproduced": r.reproduced,
-                "params": r.params,
-                "epochs": r.epochs_run,
-                "seconds": r.seconds,
-                "run": str(r.run_path),
-            }
-            for r in results
-        ],
+def _ours(done: Reproduction, recipe: Recipe, config: TrainConfig, dataset: Dataset, runs_dir: Path, log: Callable[[str], None]) -> None:
+    key = settings_key(config, "mnistlab")
+    if done.store.find(recipe.name, "mnistlab", config.seed, key):
+        return
+    log(f"{recipe.name}, seed {config.seed}: mnistlab ...")
+    out = runs_dir / recipe.name / f"seed-{config.seed}"
+    run = train(config, out=out, progress=Progress(quiet=True), dataset=dataset, report=config.seed == done.seeds[0])
+    last = run.history[-1]
+    trial = Trial(
+        recipe.name, "mnistlab", config.seed, key, run.metrics["test_accuracy"], run.metrics["test_loss"],
+        last["accuracy"], last["loss"], run.metrics["epochs_run"], run.metrics["seconds"], run.metrics["versions"], str(out),
     )
-    return table_path
+    done.store.add(trial)
+    done.seconds_now["mnistlab"] += trial.seconds
+    log(f"  test accuracy {trial.test_accuracy:.4f} in {trial.seconds:.1f} s ({trial.epochs_run} epochs)")
+
+
+def _theirs(
+    done: Reproduction, recipe: Recipe, config: TrainConfig, dataset: Dataset, keras: KerasSide, tmp: Path,
+    epochs: int | None, log: Callable[[str], None],
+) -> None:
+    key = settings_key(config, "keras")
+    if done.store.find(recipe.name, "keras", config.seed, key):
+        return
+    data = tmp / f"{dataset.name}-{len(dataset.x_train)}.npz"
+    if not data.exists():
+        np.savez(data, x_train=dataset.x_train, y_train=dataset.y_train, x_test=dataset.x_test, y_test=dataset.y_test)
+    log(f"{recipe.name}, seed {config.seed}: Keras ...")
+    result = keras.train(recipe.name, config.seed, data, epochs)
+    trial = Trial(
+        recipe.name, "keras", config.seed, key, result["test_accuracy"], result["test_loss"], result["train_accuracy"],
+        result["train_loss"], result["epochs_run"], result["seconds"], result["versions"],
+    )
+    done.store.add(trial)
+    done.seconds_now["keras"] += trial.seconds
+    log(f"  test accuracy {trial.test_accuracy:.4f} in {trial.seconds:.1f} s ({trial.epochs_run} epochs)")

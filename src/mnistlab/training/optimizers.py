@@ -1,4 +1,16 @@
-"""The notebooks' optimizers by name, with Keras's defaults."""
+"""The notebooks' optimizers by name, computing their updates as Keras 3 does.
+
+torch's RMSprop and Adam differ from Keras's in where epsilon enters, which matters once a
+weight's squared-gradient average is small (dead units, rarely used inputs):
+
+- RMSprop: Keras divides by ``sqrt(v + eps)``, torch by ``sqrt(v) + eps``; with eps = 1e-7 the
+  Keras floor is ``sqrt(1e-7)`` ~ 3.2e-4, three thousand times torch's.
+- Adam: Keras folds the bias corrections into the step size and adds eps to the uncorrected
+  ``sqrt(v)``; torch adds eps to the corrected one.
+
+So ``rmsprop`` and ``adam`` here are small optimizers written from Keras's update rules, and
+``sgd`` (plain, no momentum) is torch's, which is the same arithmetic.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +20,64 @@ import torch
 
 from mnistlab.errors import MnistlabError
 
-# name -> (class, Keras defaults). Keras: sgd lr 0.01; rmsprop lr 1e-3, rho 0.9, eps 1e-7;
-# adam lr 1e-3, betas 0.9/0.999, eps 1e-7 (torch's own defaults differ: rmsprop alpha 0.99, eps 1e-8).
+
+class KerasRMSprop(torch.optim.Optimizer):
+    """RMSprop as Keras computes it: ``v = rho v + (1 - rho) g^2``, ``p -= lr g / sqrt(v + eps)``."""
+
+    def __init__(self, params: Iterable[torch.Tensor], lr: float = 0.001, rho: float = 0.9, eps: float = 1e-7) -> None:
+        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps})
+
+    @torch.no_grad()
+    def step(self, closure: None = None) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["velocity"] = torch.zeros_like(p)
+                velocity = state["velocity"]
+                velocity.mul_(group["rho"]).addcmul_(p.grad, p.grad, value=1 - group["rho"])
+                p.addcdiv_(p.grad, velocity.add(group["eps"]).sqrt_(), value=-group["lr"])
+
+
+class KerasAdam(torch.optim.Optimizer):
+    """Adam as Keras computes it: ``p -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)``.
+
+    ``betas`` is one entry, as in torch's Adam, so that a one-cycle schedule can cycle beta1.
+    """
+
+    def __init__(
+        self, params: Iterable[torch.Tensor], lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7
+    ) -> None:
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
+
+    @torch.no_grad()
+    def step(self, closure: None = None) -> None:
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["m"], state["v"] = torch.zeros_like(p), torch.zeros_like(p)
+                state["step"] += 1
+                t = state["step"]
+                m, v = state["m"], state["v"]
+                m.lerp_(p.grad, 1 - beta1)
+                v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+                alpha = group["lr"] * (1 - beta2**t) ** 0.5 / (1 - beta1**t)
+                p.addcdiv_(m, v.sqrt().add_(group["eps"]), value=-alpha)
+
+
+# name -> (class, Keras defaults): sgd lr 0.01; rmsprop lr 1e-3, rho 0.9, eps 1e-7; adam lr 1e-3,
+# betas 0.9/0.999, eps 1e-7.
 OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict]] = {
     "sgd": (torch.optim.SGD, {"lr": 0.01}),
-    "rmsprop": (torch.optim.RMSprop, {"lr": 0.001, "alpha": 0.9, "eps": 1e-7}),
-    "adam": (torch.optim.Adam, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7}),
+    "rmsprop": (KerasRMSprop, {"lr": 0.001, "rho": 0.9, "eps": 1e-7}),
+    "adam": (KerasAdam, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7}),
 }
 
 
@@ -37,7 +101,7 @@ def make_schedule(name: str, optimizer: torch.optim.Optimizer, total_steps: int)
     if name == "constant":
         return None
     peak = optimizer.param_groups[0]["lr"]
-    cycles_momentum = not isinstance(optimizer, torch.optim.RMSprop)  # SGD's momentum, Adam's beta1; RMSprop stays momentum-free
+    cycles_momentum = not isinstance(optimizer, KerasRMSprop)  # SGD's momentum, Adam's beta1; RMSprop stays momentum-free
     return torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=peak, total_steps=max(total_steps, 1), pct_start=0.25, cycle_momentum=cycles_momentum
     )

@@ -3,10 +3,10 @@
 This file runs in a separate environment that has Keras 3 with the TensorFlow backend (the
 benchmark creates it); it never imports mnistlab, and mnistlab never imports it.
 
-    python keras_reference.py --data DIR --model cnn --epochs 5   # prints one JSON object
+    python bench_models.py --data DIR --model cnn --epochs 5   # prints one JSON object
 
 With ``--lockstep`` it waits for a line on stdin before each epoch and prints a JSON line after
-it, so that the benchmark can alternate epochs with its own training (bench/keras_env.py).
+it, so that the benchmark can alternate epochs with its own training (keras_reference/environment.py).
 """
 
 import argparse

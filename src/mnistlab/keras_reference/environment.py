@@ -1,4 +1,4 @@
-"""The Keras reference's own environment: a virtualenv the benchmark creates and runs the reference in."""
+"""The Keras reference's own environment: a virtualenv mnistlab creates and runs the reference scripts in."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pathlib import Path
 from mnistlab.data.sources import home_dir
 from mnistlab.errors import MnistlabError
 
-KERAS_REQUIREMENTS = ["tensorflow-cpu>=2.16,<3", "keras>=3,<4"]
-SCRIPT = Path(__file__).with_name("keras_reference.py")
+# scipy: ImageDataGenerator's affine transforms (notebook 003)
+KERAS_REQUIREMENTS = ["tensorflow-cpu>=2.16,<3", "keras>=3,<4", "scipy>=1.11,<2"]
+HERE = Path(__file__).parent
 
 
 def keras_python(log=print) -> Path:
@@ -23,19 +24,19 @@ def keras_python(log=print) -> Path:
     if not python.exists():
         log(f"Creating the Keras reference environment in {env} (once) ...")
         venv.create(env, with_pip=True)
-    check = subprocess.run([str(python), "-c", "import keras, tensorflow"], capture_output=True)
+    check = subprocess.run([str(python), "-c", "import keras, tensorflow, scipy"], capture_output=True)
     if check.returncode != 0:
         log("Installing " + " ".join(KERAS_REQUIREMENTS) + " into it ...")
         result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", *KERAS_REQUIREMENTS], capture_output=True, text=True)
         if result.returncode != 0:
-            raise MnistlabError(f"could not install the Keras reference ({result.stderr.strip().splitlines()[-1:]}); rerun with --no-keras")
+            raise MnistlabError(f"could not install the Keras reference ({result.stderr.strip().splitlines()[-1:]}); rerun without the Keras side")
     return python
 
 
 class Lockstep:
     """A reference trainer in its own process, run one epoch at a time, in alternation with ours.
 
-    The process speaks ``keras_reference.py --lockstep``'s protocol: JSON lines on stdout (first
+    The process speaks ``bench_models.py --lockstep``'s protocol: JSON lines on stdout (first
     ``{"ready": true}``, then one per epoch, then the final result), and each epoch waits for a line
     on stdin. Alternating epochs puts each pair in the same state of a shared machine.
     """
@@ -78,10 +79,9 @@ class Lockstep:
         raise MnistlabError(f"the Keras reference failed (exit code {self._process.returncode}): {last}")
 
 
-def keras_lockstep(data_folder: Path, model: str, epochs: int, limit: int | None, threads: int) -> Lockstep:
-    """The notebook ``model`` (cnn or mlp) trained with Keras in its environment, in lockstep (``Lockstep``)."""
-    command = [str(keras_python()), str(SCRIPT), "--data", str(data_folder), "--model", model, "--epochs", str(epochs), "--lockstep"]
-    if limit:
-        command += ["--limit", str(limit)]
-    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return Lockstep(command, env)
+def keras_environment(threads: int | None = None) -> dict[str, str]:
+    """Environment variables for a reference process: quiet TensorFlow, ``threads`` intra-op threads if given."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if threads:
+        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1")
+    return env

@@ -1,0 +1,223 @@
+"""The reproduction's statistics and tables: mean ± sd over seeds, the verdict, Keras beside ours.
+
+A recipe reproduces its notebook when the notebook's number lies within our min–max over at
+least ``RANGE_SEEDS`` seeds, or within ``TOLERANCE_PP`` percentage points of our mean.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from scipy import stats
+
+from mnistlab.atomic import write_text
+from mnistlab.recipes import Recipe, load_recipe
+from mnistlab.recipes.reproduce import Reproduction, Trial
+from mnistlab.tables import markdown_table, text_table
+
+TOLERANCE_PP = 0.5
+RANGE_SEEDS = 5
+SIGNIFICANCE = 0.05
+NOTEBOOK_TITLES = {
+    "000": "MLP lab (Keras 2): 64 tanh, 64-32 tanh, 64-32 relu with sgd",
+    "001": "Deep Learning with Python 2.1 + 5.1: the 512 MLP and the convnet, rmsprop",
+    "002": "Supervised image classification: the 512-512 MLP with Keras's defaults",
+    "003": "MNIST in Keras: the dropout MLP, its batch sizes, the batch-norm CNN with augmentation",
+    "004": "Fashion-MNIST with TensorFlow (exercises 1-7): the MLP, its dropout table, the digits MLP",
+}
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Mean, sample standard deviation and range of one figure over seeds."""
+
+    values: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def sd(self) -> float:
+        return statistics.stdev(self.values) if self.n > 1 else 0.0
+
+    def mean_sd(self, digits: int = 4, scale: float = 1.0) -> str:
+        if not self.values:
+            return "—"
+        return f"{self.mean * scale:.{digits}f} ± {self.sd * scale:.{digits}f}"
+
+    def range(self, digits: int = 4) -> str:
+        return f"{min(self.values):.{digits}f}–{max(self.values):.{digits}f}" if self.values else "—"
+
+
+def spread(trials: list[Trial], figure: str) -> Spread:
+    return Spread(tuple(getattr(t, figure) for t in trials))
+
+
+def reference_accuracy(recipe: Recipe) -> tuple[float | None, str]:
+    """The number the verdict is measured against, and what it is: the notebook's own, else another copy's."""
+    ref = recipe.reference
+    if ref.test_accuracy is not None:
+        return ref.test_accuracy, ref.source
+    if ref.secondary:
+        return ref.secondary[0].test_accuracy, "other copy"
+    return None, "none"
+
+
+def verdict(reference: float | None, ours: Spread) -> str:
+    """Which of the two criteria held: 'in min–max', 'within 0.5 pp', both, or 'no'; 'n/a' without a number."""
+    if reference is None or not ours.values:
+        return "n/a"
+    held = []
+    if ours.n >= RANGE_SEEDS and min(ours.values) <= reference <= max(ours.values):
+        held.append("in min–max")
+    if abs(ours.mean - reference) * 100 <= TOLERANCE_PP:
+        held.append(f"within {TOLERANCE_PP} pp of mean")
+    return "yes: " + ", ".join(held) if held else "**no**"
+
+
+def welch_p(ours: Spread, theirs: Spread) -> float | None:
+    """Welch's two-sample t-test p-value (unequal variances); None when either side has under 2 seeds or no spread."""
+    if ours.n < 2 or theirs.n < 2 or (ours.sd == 0 and theirs.sd == 0):
+        return None
+    return float(stats.ttest_ind(ours.values, theirs.values, equal_var=False).pvalue)
+
+
+def _p(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "—"
+    return f"**{value:.3f}**" if value < SIGNIFICANCE else f"{value:.3f}"
+
+
+def _seconds(trials: list[Trial]) -> str:
+    return f"{statistics.fmean(t.seconds for t in trials):.1f}" if trials else "—"
+
+
+def _epochs(trials: list[Trial]) -> str:
+    runs = sorted({t.epochs_run for t in trials})
+    return "—" if not runs else str(runs[0]) if len(runs) == 1 else f"{runs[0]}–{runs[-1]}"
+
+
+HEADERS = ["recipe", "notebook", "ours (mean ± sd)", "ours min–max", "seeds", "reproduces", "Keras (mean ± sd)", "Keras min–max",
+           "Welch p", "s per seed, ours / Keras", "epochs, ours / Keras"]
+
+
+def recipe_row(done: Reproduction, recipe: Recipe, link: str | None = None) -> list[str]:
+    ours, theirs = done.trials(recipe, "mnistlab"), done.trials(recipe, "keras")
+    acc_ours, acc_theirs = spread(ours, "test_accuracy"), spread(theirs, "test_accuracy")
+    reference, source = reference_accuracy(recipe)
+    name = f"[{recipe.name}]({link})" if link else recipe.name
+    return [
+        name,
+        "—" if reference is None else f"{reference:.4f} ({source})",
+        acc_ours.mean_sd(), acc_ours.range(), str(acc_ours.n), verdict(reference, acc_ours),
+        acc_theirs.mean_sd(), acc_theirs.range(), _p(welch_p(acc_ours, acc_theirs)),
+        f"{_seconds(ours)} / {_seconds(theirs)}", f"{_epochs(ours)} / {_epochs(theirs)}",
+    ]
+
+
+def exercise_table(done: Reproduction, exercise: Recipe) -> tuple[list[str], list[list[str]]]:
+    """The notebook's own table for an exercise, with the notebook's numbers (where it has them), ours and Keras's."""
+    members = [load_recipe(name) for name in exercise.members]
+    if exercise.table == "batch-size":
+        headers = ["batch size", "training s, ours", "training s, Keras", "test accuracy, ours", "test accuracy, Keras"]
+        rows = []
+        for label, member in zip(exercise.labels, members):
+            ours, theirs = done.trials(member, "mnistlab"), done.trials(member, "keras")
+            rows.append([label, spread(ours, "seconds").mean_sd(1), spread(theirs, "seconds").mean_sd(1),
+                         spread(ours, "test_accuracy").mean_sd(), spread(theirs, "test_accuracy").mean_sd()])
+        return headers, rows
+    headers = ["Dropout (Y/N)", "Train/Test", "Accuracy: notebook", "ours", "Keras", "Loss: notebook", "ours", "Keras"]
+    rows = []
+    for label, member in zip(exercise.labels, members):
+        ours, theirs = done.trials(member, "mnistlab"), done.trials(member, "keras")
+        for part in ("train", "test"):
+            noted = [getattr(member.reference, f"{part}_{figure}") for figure in ("accuracy", "loss")]
+            rows.append([
+                label, part.title(),
+                "—" if noted[0] is None else f"{noted[0]:.4f}",
+                spread(ours, f"{part}_accuracy").mean_sd(), spread(theirs, f"{part}_accuracy").mean_sd(),
+                "—" if noted[1] is None else f"{noted[1]:.4f}",
+                spread(ours, f"{part}_loss").mean_sd(), spread(theirs, f"{part}_loss").mean_sd(),
+            ])
+    return headers, rows
+
+
+def text_report(done: Reproduction, asked: list[Recipe]) -> str:
+    """The terminal's view: one table of recipes, then each exercise's table."""
+    shown = [r for r in asked if r.kind != "exercise"] + [load_recipe(m) for r in asked for m in r.members]
+    unique = list({r.name: r for r in shown}.values())
+    parts = [text_table(HEADERS, [recipe_row(done, r) for r in unique])]
+    for exercise in (r for r in asked if r.kind == "exercise"):
+        headers, rows = exercise_table(done, exercise)
+        parts.append(f"{exercise.name}: {exercise.description}\n" + text_table(headers, rows))
+    return "\n\n".join(parts)
+
+
+def total_seconds(done: Reproduction, framework: str) -> float:
+    return sum(t.seconds for r in done.recipes for t in done.trials(r, framework))
+
+
+def markdown_report(done: Reproduction, asked: list[Recipe], command: str, machine: str, table_dir: Path) -> str:
+    """``docs/reproduction.md``: per notebook file, its recipes' table, its exercises' tables, and where each number comes from."""
+    keras_versions = sorted({f"Keras {t.versions['keras']} on TensorFlow {t.versions['tensorflow']}"
+                             for r in done.recipes for t in done.trials(r, "keras")})
+    lines = [
+        "# Reproducing the five notebooks",
+        "",
+        f"Generated by `{command}` on {machine}. Seeds {', '.join(map(str, done.seeds))}; every per-seed number, with "
+        "the versions, is in the JSON file beside this one.",
+        "",
+        f"A recipe reproduces its notebook when the notebook's number lies within our min–max over at least {RANGE_SEEDS} "
+        f"seeds, or within {TOLERANCE_PP} percentage points of our mean; the column says which held. The notebook's number "
+        "is its printed output or its prose (as marked); where it printed none, another copy's number stands in, marked "
+        "'other copy'. Keras is the notebook's own code (Keras 2 names in their Keras 3 form) run with the same data and "
+        f"seeds in its own environment ({', '.join(keras_versions) or 'not run'}); Welch's t-test compares its test "
+        f"accuracy with ours, p < {SIGNIFICANCE} in bold. Accuracy is on each dataset's test set.",
+        "",
+        f"Training time in all: ours {total_seconds(done, 'mnistlab') / 60:.1f} min, "
+        f"Keras {total_seconds(done, 'keras') / 60:.1f} min (the sum of every seed's training).",
+        "",
+    ]
+    trained = [r for r in asked if r.kind != "exercise"] + [load_recipe(m) for r in asked for m in r.members]
+    by_notebook: dict[str, list[Recipe]] = {}
+    for recipe in list({r.name: r for r in [*trained, *(r for r in asked if r.kind == "exercise")]}.values()):
+        by_notebook.setdefault(recipe.notebook, []).append(recipe)
+    for notebook in sorted(by_notebook):
+        recipes = by_notebook[notebook]
+        number = recipes[0].notebook_number
+        lines += [f"## `{notebook}` — {NOTEBOOK_TITLES.get(number, 'mnistlab’s own recipes')}", ""]
+        plain = [r for r in recipes if r.kind != "exercise"]
+        if plain:
+            rows = [recipe_row(done, r, _report_link(done, r, table_dir)) for r in plain]
+            lines += [markdown_table(HEADERS, rows)]
+        for exercise in (r for r in recipes if r.kind == "exercise"):
+            headers, rows = exercise_table(done, exercise)
+            lines += [f"**{exercise.name}** — {exercise.description} ({exercise.settings_from})", "", markdown_table(headers, rows)]
+        for recipe in plain:
+            ref = recipe.reference
+            lines.append(f"- **{recipe.name}** — {recipe.description} Settings: {recipe.settings_from}")
+            lines.append(f"  Reference ({ref.source}): {ref.cell}: `{ref.quote}`. {ref.reading}")
+            lines += [f"  Other copy: {s.test_accuracy:.4f}, {s.where}." for s in ref.secondary]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _report_link(done: Reproduction, recipe: Recipe, table_dir: Path) -> str | None:
+    trials = done.trials(recipe, "mnistlab")
+    report = Path(trials[0].run) / "report.html" if trials and trials[0].run else None
+    return Path(os.path.relpath(report, table_dir)).as_posix() if report is not None and report.is_file() else None
+
+
+def save_report(done: Reproduction, asked: list[Recipe], table: Path, command: str, machine: str) -> Path:
+    """Write the Markdown report (the trials are already in its JSON twin)."""
+    write_text(table, markdown_report(done, asked, command, machine, table.parent))
+    return table
