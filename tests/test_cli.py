@@ -61,10 +61,10 @@ def test_train_evaluate_runs(capsys, tmp_path: Path, tiny_mnist_dir: Path) -> No
 
 
 def test_train_recipe_with_overrides(capsys, tmp_path: Path) -> None:
-    code, out, _ = run_cli(capsys, "train", "nb5-digits-mlp", "--epochs", "2", "--quiet", "--runs-dir", str(tmp_path))
+    code, out, _ = run_cli(capsys, "train", "004-digits-mlp", "--epochs", "2", "--quiet", "--runs-dir", str(tmp_path))
     assert code == 0 and out.startswith("Test accuracy: ")
     (run_dir,) = tmp_path.iterdir()
-    assert run_dir.name.endswith("-nb5-digits-mlp")
+    assert run_dir.name.endswith("-004-digits-mlp")
     code, out, _ = run_cli(capsys, "train", "--config", str(run_dir / "config.json"), "--quiet", "--out", str(tmp_path / "replay"))
     assert code == 0 and (tmp_path / "replay" / "model.safetensors").is_file()
 
@@ -79,16 +79,44 @@ def test_recipes_list_the_notebooks(capsys) -> None:
     code, out, _ = run_cli(capsys, "recipes")
     assert code == 0
     names = {line.split()[0] for line in out.splitlines()[1:]}
-    assert {"nb1-mlp-64-tanh", "nb2-cnn", "nb4-cnn-bn-augmented", "nb5-fashion-mlp-dropout", "nb5-digits-mlp"} <= names
+    assert {"000-mlp-64-tanh", "001-cnn", "002-mlp-512-512", "003-batch-size", "004-dropout-table", "004-digits-mlp"} <= names
+    assert "0.9171 (printed)" in out and "0.9930 (prose)" in out
 
 
-def test_reproduce_writes_table(capsys, tmp_path: Path) -> None:
+def test_renamed_recipe_still_trains_and_says_its_new_name(capsys, tmp_path: Path) -> None:
+    code, out, err = run_cli(capsys, "train", "nb5-digits-mlp", "--epochs", "1", "--quiet", "--out", str(tmp_path / "run"))
+    assert code == 0 and "now called 004-digits-mlp" in err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["name"] == "004-digits-mlp"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "nb3-mlp-512-512-dropout"], "was retired"),
+        (["train", "004-dropout-table"], "is an exercise comparing 004-fashion-mlp, 004-fashion-mlp-dropout"),
+        (["reproduce", "--notebook", "007"], "no recipes come from notebook '007'"),
+        (["reproduce", "--seeds", "0"], "--seeds must be a positive integer"),
+    ],
+)
+def test_recipe_mistakes_are_one_line(capsys, args: list[str], message: str) -> None:
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_reproduce_writes_table_and_resumes(capsys, tmp_path: Path) -> None:
     table = tmp_path / "reproduction.md"
-    code, out, _ = run_cli(capsys, "reproduce", "nb5-digits-mlp", "--table", str(table), "--runs-dir", str(tmp_path / "runs"))
+    args = ["reproduce", "004-digits-mlp", "--seeds", "2", "--epochs", "3", "--table", str(table), "--runs-dir", str(tmp_path / "runs")]
+    code, out, _ = run_cli(capsys, *args)
     text = table.read_text()
-    assert "| nb5-digits-mlp | — |" in text and "| n/a | 18,986 |" in text and "[report](runs/nb5-digits-mlp/report.html)" in text
-    assert code == 0 and "nb5-digits-mlp" in out and (tmp_path / "runs" / "nb5-digits-mlp" / "metrics.json").is_file()
-    assert table.with_suffix(".json").is_file()
+    assert code == 0 and "## `004_e1a69a385d39219c.txt`" in text
+    assert "[004-digits-mlp](runs/004-digits-mlp/seed-0/report.html)" in text and "| — | " in text and "| 2 | n/a |" in text
+    trials = json.loads(table.with_suffix(".json").read_text())["trials"]
+    assert [(t["recipe"], t["framework"], t["seed"], t["epochs_run"]) for t in trials] == [("004-digits-mlp", "mnistlab", s, 3) for s in (0, 1)]
+    assert (tmp_path / "runs" / "004-digits-mlp" / "seed-1" / "metrics.json").is_file()
+    # the same command again trains nothing: every trial is reused
+    code, out, _ = run_cli(capsys, *args)
+    assert code == 0 and "seed 0: mnistlab" not in out and "Trained now: ours 0.0 min" in out
+    assert json.loads(table.with_suffix(".json").read_text())["trials"] == trials
 
 
 def test_ctrl_c_keeps_an_interrupted_run(tmp_path: Path, data_dir: Path) -> None:
@@ -142,7 +170,7 @@ def test_config_types_are_checked(values: dict, message: str) -> None:
 
 
 def test_damaged_run_folder_is_one_line(capsys, tmp_path: Path) -> None:
-    code, _, _ = run_cli(capsys, "train", "nb5-digits-mlp", "--epochs", "1", "--quiet", "--out", str(tmp_path / "run"))
+    code, _, _ = run_cli(capsys, "train", "004-digits-mlp", "--epochs", "1", "--quiet", "--out", str(tmp_path / "run"))
     assert code == 0
     (tmp_path / "run" / "history.csv").write_text("epoch,loss\n1,not-a-number\n")
     code, _, err = run_cli(capsys, "evaluate", str(tmp_path / "run"))

@@ -1,44 +1,147 @@
-"""Recipes: every notebook experiment is present, loads, and carries the number its notebook printed."""
+"""Recipes: every experiment of the five seed notebooks, its settings and reference read from the notebook itself."""
 
 from __future__ import annotations
 
-import dataclasses
+import json
+import re
+import sys
 from pathlib import Path
 
 import pytest
 
 from mnistlab import MnistlabError, list_recipes, load_recipe
-from mnistlab.models.zoo import ZOO
-from mnistlab.recipes.reproduce import Reproduction
+from mnistlab.recipes import RENAMED, trainable
+from mnistlab.recipes.reproduce import KerasSide, TrialStore, reproduce
+from mnistlab.recipes.reproduction_report import Spread, markdown_report, verdict, welch_p
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+EXPERIMENTS = {
+    "000": {"000-mlp-64-tanh", "000-mlp-64-32-tanh", "000-mlp-64-32-relu"},
+    "001": {"001-mlp-512", "001-cnn"},
+    "002": {"002-mlp-512-512"},
+    "003": {"003-mlp-512-512-dropout", "003-mlp-batch-32", "003-mlp-batch-10000", "003-batch-size", "003-cnn-bn-augmented"},
+    "004": {"004-fashion-mlp", "004-fashion-mlp-dropout", "004-dropout-table", "004-digits-mlp"},
+}
 
 
-def test_every_recipe_is_complete() -> None:
-    recipes = list_recipes()
-    assert len(recipes) >= 11
-    for recipe in recipes:
-        assert recipe.config.model in ZOO if recipe.kind == "notebook" else isinstance(recipe.config.model, list)
-        assert recipe.expected_accuracy is None or 0.5 < recipe.expected_accuracy < 1
-        assert recipe.printed and recipe.reading and recipe.notebook
-    assert {r.name for r in recipes if r.kind == "speed"} == {"fast-99", "fast-995"}
-    with_numbers = {r.name for r in recipes if r.expected_accuracy is not None}
-    assert {"nb1-mlp-64-tanh", "nb1-mlp-64-32-tanh", "nb1-mlp-64-32-relu", "nb2-mlp-512", "nb2-cnn",
-            "nb3-mlp-512-512-dropout", "nb4-mlp-512-512-dropout", "nb4-cnn-bn-augmented"} <= with_numbers
+def squeeze(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
 
 
-@pytest.mark.parametrize(("expected", "ours", "verdict"), [(0.98, 0.9751, True), (0.98, 0.9749, False), (0.98, 0.99, True), (None, 0.9, None)])
-def test_tolerance_is_half_a_point_or_above(expected: float | None, ours: float, verdict: bool | None) -> None:
-    recipe = dataclasses.replace(load_recipe("nb2-cnn"), expected_accuracy=expected)
-    assert Reproduction(recipe, ours, 1, 1.0, 1, Path("run")).reproduced is verdict
+def test_every_notebook_experiment_has_a_recipe() -> None:
+    by_notebook: dict[str, set[str]] = {}
+    for recipe in list_recipes():
+        by_notebook.setdefault(recipe.notebook_number, set()).add(recipe.name)
+    assert {k: v for k, v in by_notebook.items() if k} == EXPERIMENTS
+    assert by_notebook[""] == {"fast-99", "fast-995"}
 
 
-def test_fashion_dropout_recipe_uses_early_stopping() -> None:
-    stopper = load_recipe("nb5-fashion-mlp-dropout").config.stopper()
-    assert (stopper.monitor, stopper.patience, stopper.restore_best_weights) == ("val_loss", 3, True)
+@pytest.mark.parametrize("recipe", [r for r in list_recipes() if r.kind == "notebook"], ids=lambda r: r.name)
+def test_reference_is_quoted_from_the_notebook(recipe) -> None:
+    """The quote is the notebook's own text, its number is in the quote, and the epochs are the notebook's."""
+    notebook = squeeze((SEEDS / recipe.notebook).read_text(encoding="utf-8"))
+    ref = recipe.reference
+    assert ref.source in ("printed", "prose", "none") and ref.cell and ref.reading
+    assert squeeze(ref.quote) in notebook
+    if ref.source == "printed":
+        assert str(ref.test_accuracy) in ref.quote
+    if ref.source == "prose":
+        assert f"{100 * ref.test_accuracy:.1f}%" in ref.quote
+    assert ref.source != "none" or ref.test_accuracy is None
+    assert f"epochs={recipe.config.epochs}" in recipe.settings_from
 
 
-def test_augmented_recipe_uses_notebook_ranges() -> None:
-    augmentation = load_recipe("nb4-cnn-bn-augmented").config.augmentation()
+def test_notebook_settings_that_keras_leaves_implicit() -> None:
+    mlp_002 = load_recipe("002-mlp-512-512").config  # compile() and fit() without optimizer or batch size
+    assert (mlp_002.optimizer, mlp_002.batch_size, mlp_002.validation) == ("rmsprop", 32, "test")
+    fashion = load_recipe("004-fashion-mlp").config
+    assert (fashion.epochs, fashion.batch_size, fashion.validation) == (500, 32, "none")
+    assert fashion.early_stopping == {"monitor": "loss", "patience": 5}
+    stopper = load_recipe("004-fashion-mlp-dropout").config.stopper()
+    assert (stopper.monitor, stopper.patience, stopper.restore_best_weights) == ("loss", 3, True)
+    augmentation = load_recipe("003-cnn-bn-augmented").config.augmentation()
     assert (augmentation.rotation, augmentation.shift, augmentation.shear, augmentation.zoom) == (8, 0.08, 0.3, 0.08)
+    assert [load_recipe(f"003-mlp-batch-{b}").config.batch_size for b in (32, 10000)] == [32, 10000]
+
+
+def test_old_names_lead_to_the_new_recipes() -> None:
+    for old, new in RENAMED.items():
+        assert load_recipe(old).name == new
+    with pytest.raises(MnistlabError, match="retired.*003-mlp-512-512-dropout"):
+        load_recipe("nb3-mlp-512-512-dropout")
+
+
+def test_exercises_name_their_members() -> None:
+    table = load_recipe("004-dropout-table")
+    assert (table.members, table.labels, table.table, table.config) == (("004-fashion-mlp", "004-fashion-mlp-dropout"), ("N", "Y"), "dropout", None)
+    with pytest.raises(MnistlabError, match="is an exercise"):
+        trainable(table)
+    assert load_recipe("003-batch-size").members == ("003-mlp-512-512-dropout", "003-mlp-batch-10000", "003-mlp-batch-32")
+
+
+@pytest.mark.parametrize(
+    ("reference", "values", "expected"),
+    [
+        (0.9171, [0.915, 0.916, 0.917, 0.918, 0.919], "yes: in min–max, within 0.5 pp of mean"),
+        (0.94, [0.90, 0.90, 0.90, 0.90, 0.95], "yes: in min–max"),
+        (0.9171, [0.916, 0.917, 0.918, 0.919], "yes: within 0.5 pp of mean"),  # under 5 seeds: the range does not count
+        (0.93, [0.920, 0.921, 0.922, 0.923, 0.924], "**no**"),
+        (None, [0.9], "n/a"),
+    ],
+)
+def test_verdict_rule(reference: float | None, values: list[float], expected: str) -> None:
+    assert verdict(reference, Spread(tuple(values))) == expected
+
+
+def test_welch_test() -> None:
+    ours, theirs = Spread((0.91, 0.92, 0.93)), Spread((0.81, 0.82, 0.83))
+    assert welch_p(ours, theirs) < 0.001
+    assert welch_p(ours, Spread((0.92, 0.91, 0.93))) == pytest.approx(1.0)
+    assert welch_p(ours, Spread((0.9,))) is None
+
+
+# A stand-in for keras_reference/notebooks.py (the real one needs TensorFlow): the same command line,
+# and numbers that depend on the recipe and the seed, so the test can find them in the report.
+STAND_IN = """
+import json, sys
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+seed, dropout = int(args["--seed"]), args["--recipe"].endswith("dropout")
+print("TensorFlow-style noise")
+print(json.dumps({"test_accuracy": 0.5 + 0.01 * seed, "test_loss": 1.5, "train_accuracy": 0.25 if dropout else 0.75,
+                  "train_loss": 2.0, "epochs_run": int(args["--epochs"]), "seconds": 1.0, "versions": {"keras": "3.x", "tensorflow": "2.x"}}))
+"""
+
+
+def test_reproduce_with_a_keras_side(tmp_path: Path, data_dir: Path) -> None:
+    script = tmp_path / "stand_in.py"
+    script.write_text(STAND_IN)
+    exercise = load_recipe("004-dropout-table")
+    done = reproduce([exercise], [0, 1], tmp_path / "r.json", tmp_path / "runs", data_dir=data_dir,
+                     keras=KerasSide(Path(sys.executable), script), epochs=1, limit=300, log=lambda _: None)
+    saved = json.loads((tmp_path / "r.json").read_text())["trials"]
+    assert sorted((t["recipe"], t["framework"], t["seed"]) for t in saved) == sorted(
+        (r, f, s) for r in exercise.members for f in ("mnistlab", "keras") for s in (0, 1))
+    text = markdown_report(done, [exercise], "mnistlab reproduce 004-dropout-table", "test machine", tmp_path)
+    assert "| 0.5050 ± 0.0071 | 0.5000–0.5100 |" in text  # Keras's mean ± sd and min–max, from the stand-in
+    assert "| N | Train | 0.9590 |" in text and "| 0.7500 ± 0.0000 |" in text and "| Y | Test | 0.8814 |" in text
+    assert "Keras 3.x on TensorFlow 2.x" in text
+
+
+def test_a_failing_keras_side_is_one_error(tmp_path: Path, data_dir: Path) -> None:
+    script = tmp_path / "broken.py"
+    script.write_text("import sys\nsys.exit('ImportError: No module named keras')\n")
+    with pytest.raises(MnistlabError, match=r"Keras reference for 004-digits-mlp \(seed 0\) failed \(exit code 1\): ImportError"):
+        reproduce([load_recipe("004-digits-mlp")], [0], tmp_path / "r.json", tmp_path / "runs",
+                  keras=KerasSide(Path(sys.executable), script), epochs=1, log=lambda _: None)
+    assert [t["framework"] for t in json.loads((tmp_path / "r.json").read_text())["trials"]] == ["mnistlab"]  # ours is kept
+
+
+def test_a_results_file_of_another_kind_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "old.json"
+    path.write_text('[{"recipe": "nb2-cnn", "ours": 0.99}]')
+    with pytest.raises(MnistlabError, match="is not a reproduction results file"):
+        TrialStore(path, {})
+    assert TrialStore(path, {}, fresh=True).trials == []
 
 
 def test_recipe_file_by_path_with_custom_layers(tmp_path: Path) -> None:
@@ -58,17 +161,16 @@ def test_recipe_file_by_path_with_custom_layers(tmp_path: Path) -> None:
         ('title = "x"\n[train]\n', "unknown key"),
         ('description = "x"\n', "no \\[train\\] table"),
         ('[train]\nepochz = 3\n', "unknown setting"),
+        ('kind = "homework"\n[train]\n', "kind must be one of notebook, speed, exercise"),
+        ('[train]\n[reference]\nsource = "rumour"\n', "source must be one of printed, prose, none, target"),
+        ('[train]\n[reference]\ntest_accuracy = 0.9\n', "needs a source"),
+        ('[train]\n[reference]\nsource = "printed"\ntest_accuracy = 99.1\n', "must be a fraction"),
+        ('kind = "exercise"\nmembers = ["004-fashion-mlp"]\ntable = "dropout"\n', "one label per member"),
+        ('kind = "exercise"\nmembers = ["001-cnn"]\nlabels = ["a"]\ntable = "pie"\n', "table must be one of"),
     ],
 )
 def test_bad_recipe_files(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(MnistlabError, match=message):
-        load_recipe(str(path))
-
-
-def test_bad_kind(tmp_path: Path) -> None:
-    path = tmp_path / "odd.toml"
-    path.write_text('kind = "homework"\n[train]\n')
-    with pytest.raises(MnistlabError, match="kind must be one of notebook, speed"):
         load_recipe(str(path))

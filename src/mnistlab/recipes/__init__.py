@@ -94,6 +94,7 @@ class Recipe:
     kind: str
     config: TrainConfig | None
     reference: Reference = field(default_factory=Reference)
+    settings: dict = field(default_factory=dict)  # the [train] table as written, before defaults are filled in
     members: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     table: str | None = None
@@ -143,7 +144,8 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     if "train" not in data:
         raise MnistlabError(f"{where} has no [train] table")
     config = TrainConfig.from_dict({"name": path.stem, **data["train"]}, where=f"{where} [train]")
-    return Recipe(**common, config=config, reference=_reference(data.get("reference", {}), f"{where} [reference]"))
+    reference = _reference(data.get("reference", {}), f"{where} [reference]")
+    return Recipe(**common, config=config, reference=reference, settings=data["train"])
 
 
 def _check_keys(data: object, allowed: set[str], where: str) -> None:

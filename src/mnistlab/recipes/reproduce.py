@@ -49,11 +49,13 @@ class Trial:
     run: str | None = None  # mnistlab's run folder
 
 
-def settings_key(config: TrainConfig, framework: str) -> str:
-    """A fingerprint of a trial's settings: the config (less its name, device and seed) and the framework's version."""
-    values = {k: v for k, v in config.to_dict().items() if k not in ("name", "device", "seed")}
+def settings_key(recipe: Recipe, overrides: dict, framework: str) -> str:
+    """A fingerprint of what a trial trains: the recipe's [train] table as written, the quick-try
+    overrides (epochs, limit), and the framework's version. It stays the same when mnistlab fills
+    in defaults differently; a change in what the code computes needs ``fresh``."""
+    shortened = {k: overrides[k] for k in ("epochs", "limit") if overrides.get(k) is not None}
     engine = torch.__version__ if framework == "mnistlab" else " ".join(KERAS_REQUIREMENTS)
-    text = json.dumps({"config": values, "framework": framework, "engine": engine}, sort_keys=True)
+    text = json.dumps({"train": recipe.settings, "overrides": shortened, "framework": framework, "engine": engine}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -132,7 +134,7 @@ class Reproduction:
 
     def trials(self, recipe: Recipe, framework: str) -> list[Trial]:
         """This reproduction's trials of ``recipe`` by ``framework``, in seed order."""
-        key = settings_key(self.config(recipe), framework)
+        key = settings_key(recipe, self.overrides, framework)
         found = (self.store.find(recipe.name, framework, seed, key) for seed in self.seeds)
         return [t for t in found if t is not None]
 
@@ -174,7 +176,7 @@ def reproduce(
 
 
 def _ours(done: Reproduction, recipe: Recipe, config: TrainConfig, dataset: Dataset, runs_dir: Path, log: Callable[[str], None]) -> None:
-    key = settings_key(config, "mnistlab")
+    key = settings_key(recipe, done.overrides, "mnistlab")
     if done.store.find(recipe.name, "mnistlab", config.seed, key):
         return
     log(f"{recipe.name}, seed {config.seed}: mnistlab ...")
@@ -194,7 +196,7 @@ def _theirs(
     done: Reproduction, recipe: Recipe, config: TrainConfig, dataset: Dataset, keras: KerasSide, tmp: Path,
     epochs: int | None, log: Callable[[str], None],
 ) -> None:
-    key = settings_key(config, "keras")
+    key = settings_key(recipe, done.overrides, "keras")
     if done.store.find(recipe.name, "keras", config.seed, key):
         return
     data = tmp / f"{dataset.name}-{len(dataset.x_train)}.npz"
