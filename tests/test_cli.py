@@ -69,6 +69,22 @@ def test_train_recipe_with_overrides(capsys, tmp_path: Path) -> None:
     assert code == 0 and (tmp_path / "replay" / "model.safetensors").is_file()
 
 
+def test_the_command_line_starts_without_torch() -> None:
+    """--help, models and recipes import neither torch nor the heavy libraries: they start in a fraction of a second."""
+    code = (
+        "import sys\n"
+        "from mnistlab.cli.main import main\n"
+        "for args in (['models'], ['recipes'], ['data', 'list']):\n"
+        "    assert main(args) == 0\n"
+        "heavy = sorted({'torch', 'sklearn', 'scipy', 'matplotlib'} & set(sys.modules))\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    help_text = subprocess.run([sys.executable, "-m", "mnistlab", "--help"], capture_output=True, text=True)
+    assert help_text.returncode == 0 and "reproduce" in help_text.stdout
+
+
 def test_train_bad_input_is_one_line(capsys) -> None:
     for args in (["train", "no-such-recipe"], ["train", "--model", "resnet", "--dataset", "digits"], ["train", "--validation", "2"]):
         code, out, err = run_cli(capsys, *args)

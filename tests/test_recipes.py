@@ -57,10 +57,10 @@ def test_notebook_settings_that_keras_leaves_implicit() -> None:
     fashion = load_recipe("004-fashion-mlp").config
     assert (fashion.epochs, fashion.batch_size, fashion.validation) == (500, 32, "none")
     assert fashion.early_stopping == {"monitor": "loss", "patience": 5}
-    stopper = load_recipe("004-fashion-mlp-dropout").config.stopper()
-    assert (stopper.monitor, stopper.patience, stopper.restore_best_weights) == ("loss", 3, True)
-    augmentation = load_recipe("003-cnn-bn-augmented").config.augmentation()
-    assert (augmentation.rotation, augmentation.shift, augmentation.shear, augmentation.zoom) == (8, 0.08, 0.3, 0.08)
+    stopping = load_recipe("004-fashion-mlp-dropout").config.resolved().early_stopping
+    assert stopping == {"monitor": "loss", "patience": 3, "min_delta": 0.0, "restore_best_weights": True}
+    augment = load_recipe("003-cnn-bn-augmented").config.resolved().augment
+    assert augment == {"rotation": 8.0, "shift": 0.08, "shear": 0.3, "zoom": 0.08}
     assert [load_recipe(f"003-mlp-batch-{b}").config.batch_size for b in (32, 10000)] == [32, 10000]
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from mnistlab import MnistlabError, TrainConfig, load_dataset, train
+from mnistlab.config import AUGMENT_DEFAULTS
 from mnistlab.training.augment import Augmentation
 from mnistlab.training.interrupt import StopFlag
 from mnistlab.training.allocator import keep_freed_memory
@@ -98,7 +99,7 @@ def test_augmentation_moves_pixels_but_keeps_shape() -> None:
     torch.manual_seed(0)
     images = torch.zeros(16, 1, 28, 28)
     images[:, :, 10:18, 12:16] = 1.0
-    warped = Augmentation()(images)
+    warped = Augmentation(**AUGMENT_DEFAULTS)(images)
     assert warped.shape == images.shape
     assert not torch.allclose(warped, images)
     assert warped.sum(dim=(1, 2, 3)).sub(images.sum(dim=(1, 2, 3))).abs().max() < 16  # ink is moved, not lost
@@ -106,10 +107,14 @@ def test_augmentation_moves_pixels_but_keeps_shape() -> None:
     assert torch.allclose(identity, images, atol=1e-5)
 
 
-def test_training_with_augmentation_runs(tmp_path: Path, mnist) -> None:
+def test_training_with_augmentation_sees_warped_images(tmp_path: Path, mnist) -> None:
     config = TrainConfig(name="aug", model="cnn", epochs=1, limit=256, augment={}, optimizer="adam", batch_size=128)
-    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=mnist, report=False)
-    assert run.config.augment == {} and run.metrics["epochs_run"] == 1
+    warped = train(config, out=tmp_path / "warped", progress=QUIET, dataset=mnist, report=False)
+    plain = train(TrainConfig(**{**config.to_dict(), "augment": None}),
+                  out=tmp_path / "plain", progress=QUIET, dataset=mnist, report=False)
+    assert warped.config.augment == AUGMENT_DEFAULTS and plain.config.augment is None
+    # same seed, same batches: only the warp can make the first epoch's loss differ
+    assert warped.history[0]["loss"] != pytest.approx(plain.history[0]["loss"], abs=1e-6)
 
 
 def test_keras_optimizer_defaults() -> None:
@@ -144,11 +149,11 @@ def test_optimizers_match_keras_updates(name: str) -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"optimizer": "adagrad"}, "unknown optimizer"),
+        ({"optimizer": "adagrad"}, "optimizer must be one of sgd, rmsprop, adam"),
         ({"epochs": 0}, "epochs must be a positive integer"),
         ({"validation": "half"}, "validation must be"),
         ({"device": "tpu"}, "device must be"),
-        ({"early_stopping": {"monitor": "val_f1"}}, "early stopping can monitor"),
+        ({"early_stopping": {"monitor": "val_f1"}}, "early_stopping monitor must be one of loss"),
         ({"augment": {"flip": True}}, "unknown setting"),
     ],
 )

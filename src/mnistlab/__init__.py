@@ -2,25 +2,50 @@
 
 The Python API in five calls::
 
-    from mnistlab import TrainConfig, load_dataset, build_model, train, evaluate
+    from mnistlab import TrainConfig, load_dataset, build_model, summary, train, evaluate
     dataset = load_dataset("mnist")                    # or "fashion-mnist", "digits", a folder/.csv/.npz
     print(summary(build_model("cnn")))                 # Keras-style table, 93,322 parameters
-    run = train(TrainConfig(model="cnn", epochs=5))    # saves runs/<time>-run/
+    run = train(TrainConfig(model="cnn", epochs=5))    # saves runs/<time>-cnn/
     evaluate(run)                                      # {"test_loss": ..., "test_accuracy": ...}
+
+The names are imported on first use, so that ``import mnistlab`` (and the CLI's ``--help``)
+does not load torch.
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from mnistlab.config import TrainConfig  # noqa: E402
-from mnistlab.data import Dataset, load_dataset, to_tensors  # noqa: E402
-from mnistlab.errors import MnistlabError  # noqa: E402
-from mnistlab.experiment import evaluate, train  # noqa: E402
-from mnistlab.models import ZOO, Network, build_model, count_params, summary  # noqa: E402
-from mnistlab.recipes import Recipe, list_recipes, load_recipe  # noqa: E402
-from mnistlab.runs import Run, list_runs, load_run  # noqa: E402
+_HOMES = {
+    "TrainConfig": "mnistlab.config",
+    "MnistlabError": "mnistlab.errors",
+    "Dataset": "mnistlab.data.dataset",
+    "load_dataset": "mnistlab.data.loaders",
+    "to_tensors": "mnistlab.data.preprocess",
+    "evaluate": "mnistlab.experiment",
+    "train": "mnistlab.experiment",
+    "ZOO": "mnistlab.models.zoo",
+    "Network": "mnistlab.models.network",
+    "build_model": "mnistlab.models.zoo",
+    "count_params": "mnistlab.models.summary",
+    "summary": "mnistlab.models.summary",
+    "Recipe": "mnistlab.recipes",
+    "list_recipes": "mnistlab.recipes",
+    "load_recipe": "mnistlab.recipes",
+    "Run": "mnistlab.runs.store",
+    "list_runs": "mnistlab.runs.store",
+    "load_run": "mnistlab.runs.store",
+}
+__all__ = sorted(_HOMES)
 
-__all__ = [
-    "ZOO", "Dataset", "MnistlabError", "Network", "Recipe", "Run", "TrainConfig",
-    "build_model", "count_params", "evaluate", "list_recipes", "list_runs", "load_dataset",
-    "load_recipe", "load_run", "summary", "to_tensors", "train",
-]
+
+def __getattr__(name: str) -> object:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'mnistlab' has no attribute '{name}'")
+    return getattr(importlib.import_module(_HOMES[name]), name)
+
+
+def __dir__() -> list[str]:
+    return [*globals(), *__all__]

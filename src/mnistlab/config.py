@@ -1,55 +1,67 @@
-"""``TrainConfig``: every setting of a training run in one place, as plain values.
+"""Settings: every setting of a training run, with its default and its allowed values, declared once.
 
-A recipe's ``[train]`` table and the CLI's flags map 1:1 onto these fields; an unknown key
-or a value of the wrong type is an error. The resolved config is saved in every run folder,
-so a run can be replayed from it alone.
+This module is the bottom of the flow: plain values and tables, importing none of the code
+they configure. A recipe's ``[train]`` table, a saved ``config.json`` and the CLI's flags
+(derived from the fields below, help text included) all map 1:1 onto ``TrainConfig``; an
+unknown key or a value of the wrong type is an error. ``resolved()`` fills in every default
+(the optimizer's learning rate, the augmentation ranges, early stopping's monitor), and that
+resolved config is what a run saves, so ``--config`` replays exactly.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from mnistlab.data.preprocess import parse_validation
 from mnistlab.errors import MnistlabError
-from mnistlab.training.augment import Augmentation
-from mnistlab.training.early_stopping import EarlyStopping
-from mnistlab.training.optimizers import OPTIMIZERS
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16", "auto")
 SCHEDULES = ("constant", "onecycle")
+MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")
+ENGINES = ("torch", "onnx")  # inference: torch, or onnxruntime on an exported model
+
+# Keras's defaults for the optimizers the notebooks name (the update rules are in training/optimizers.py).
+OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sgd": {"lr": 0.01},
+    "rmsprop": {"lr": 0.001, "rho": 0.9, "eps": 1e-7},
+    "adam": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7},
+}
+# The batch-norm notebook's (003) ImageDataGenerator ranges: degrees, fractions of a side, degrees, scale.
+AUGMENT_DEFAULTS: dict[str, float] = {"rotation": 8.0, "shift": 0.08, "shear": 0.3, "zoom": 0.08}
+# Keras's EarlyStopping defaults, except the monitor: Keras watches val_loss too.
+EARLY_STOPPING_DEFAULTS: dict[str, Any] = {"monitor": "val_loss", "patience": 0, "min_delta": 0.0, "restore_best_weights": False}
+
+
+def _help(text: str, flag: bool = True) -> dict:
+    return {"help": text, "flag": flag}
 
 
 @dataclass
 class TrainConfig:
-    """Settings of one training run (defaults: the notebook CNN of *Deep Learning with Python* 5.1)."""
+    """Settings of one training run (defaults: the notebook CNN of notebook 001, *Deep Learning with Python* 5.1)."""
 
-    name: str = "run"  # names the run folder
-    dataset: str = "mnist"  # mnist | fashion-mnist | digits | a folder, .csv or .npz
-    model: str | list = "cnn"  # a zoo name or a list of layer tables
-    optimizer: str = "rmsprop"  # sgd | rmsprop | adam, with Keras defaults
-    lr: float | None = None  # None: the optimizer's Keras default; with schedule "onecycle", the peak
-    schedule: str = "constant"  # constant | onecycle (warm up to lr over 25% of the steps, then anneal to ~0)
-    batch_size: int = 64  # images per gradient step
-    epochs: int = 5  # passes over the training set
-    validation: str | float = "test"  # "test" (as the notebooks), "none", or a held-out fraction of train
-    seed: int = 0  # seeds shuffling, initialization, dropout and augmentation
-    device: str = "auto"  # auto | cpu | cuda
-    precision: str = "auto"  # auto: bf16 autocast where it is faster (CNNs on CPUs with AMX, CUDA), else fp32 | fp32 | bf16
-    limit: int | None = None  # train on the first N training images only (quick tries)
-    augment: dict | None = None  # Augmentation fields; {} for the notebook's values
-    early_stopping: dict | None = None  # EarlyStopping fields (monitor, patience, min_delta, restore_best_weights)
+    name: str = field(default="", metadata=_help("names the run folder (default: the recipe's name, else the model's)"))
+    dataset: str = field(default="mnist", metadata=_help("mnist, fashion-mnist, digits, or a folder / .csv / .npz"))
+    model: str | list = field(default="cnn", metadata=_help("a model name from `mnistlab models` (a recipe may give a list of layer tables)"))
+    optimizer: str = field(default="rmsprop", metadata=_help("sgd, rmsprop or adam, with Keras's defaults and update rules"))
+    lr: float | None = field(default=None, metadata=_help("learning rate (default: the optimizer's Keras default); with --schedule onecycle, its peak"))
+    schedule: str = field(default="constant", metadata=_help("constant, or onecycle: warm up to lr over 25%% of the steps, then anneal to ~0"))
+    batch_size: int = field(default=64, metadata=_help("images per gradient step"))
+    epochs: int = field(default=5, metadata=_help("passes over the training set"))
+    validation: str | float = field(default="test", metadata=_help("'test' (as the notebooks), 'none', or a held-out fraction of train such as 0.1"))
+    seed: int = field(default=0, metadata=_help("seeds shuffling, initialization, dropout and augmentation (same seed + device = same history)"))
+    device: str = field(default="auto", metadata=_help("auto (CUDA when present), cpu or cuda"))
+    precision: str = field(default="auto", metadata=_help("auto (bf16 autocast where measured faster: CNNs on AMX CPUs, CUDA), fp32 or bf16"))
+    limit: int | None = field(default=None, metadata=_help("train on the first N training images only (quick tries)"))
+    augment: dict | None = field(default=None, metadata=_help("ranges of on-the-fly augmentation; {} for notebook 003's", flag=False))
+    early_stopping: dict | None = field(default=None, metadata=_help("monitor, patience, min_delta, restore_best_weights", flag=False))
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise MnistlabError(f"unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            raise MnistlabError(f"schedule must be one of {', '.join(SCHEDULES)}, got '{self.schedule}'")
-        if self.precision not in PRECISIONS:
-            raise MnistlabError(f"precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'")
-        if self.device not in DEVICES:
-            raise MnistlabError(f"device must be one of {', '.join(DEVICES)}, got '{self.device}'")
+        _one_of("optimizer", self.optimizer, tuple(OPTIMIZER_DEFAULTS))
+        _one_of("schedule", self.schedule, SCHEDULES)
+        _one_of("precision", self.precision, PRECISIONS)
+        _one_of("device", self.device, DEVICES)
         for key in ("batch_size", "epochs", "limit"):
             value = getattr(self, key)
             if (key != "limit" or value is not None) and (not _is_int(value) or value < 1):
@@ -60,15 +72,24 @@ class TrainConfig:
             raise MnistlabError(f"lr must be a positive number, got {self.lr!r}")
         if not isinstance(self.model, (str, list)):
             raise MnistlabError("model must be a zoo name or a list of layer tables")
+        if not isinstance(self.name, str):
+            raise MnistlabError(f"name must be a string, got {self.name!r}")
         self.validation = parse_validation(self.validation)
-        self.augmentation()
-        self.stopper()
+        if self.augment is not None:
+            _table("augment", self.augment, AUGMENT_DEFAULTS)
+        if self.early_stopping is not None:
+            stopping = _table("early_stopping", self.early_stopping, EARLY_STOPPING_DEFAULTS)
+            _one_of("early_stopping monitor", stopping["monitor"], MONITORS)
+            if stopping["patience"] < 0 or stopping["min_delta"] < 0:
+                raise MnistlabError("early stopping needs patience >= 0 and min_delta >= 0")
 
-    def augmentation(self) -> Augmentation | None:
-        return None if self.augment is None else _build(Augmentation, self.augment, "augment")
-
-    def stopper(self) -> EarlyStopping | None:
-        return None if self.early_stopping is None else _build(EarlyStopping, self.early_stopping, "early_stopping")
+    def resolved(self) -> "TrainConfig":
+        """This config with every default filled in: the values a run actually uses."""
+        name = self.name or (self.model if isinstance(self.model, str) else "custom-model")
+        lr = self.lr if self.lr is not None else OPTIMIZER_DEFAULTS[self.optimizer]["lr"]
+        augment = None if self.augment is None else _table("augment", self.augment, AUGMENT_DEFAULTS)
+        stopping = None if self.early_stopping is None else _table("early_stopping", self.early_stopping, EARLY_STOPPING_DEFAULTS)
+        return replace(self, name=name, lr=lr, augment=augment, early_stopping=stopping)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,8 +99,42 @@ class TrainConfig:
         return _build(cls, values, where)
 
 
+def parse_validation(validation: str | float) -> str | float:
+    """``"test"``, ``"none"`` or a holdout fraction of the training set in (0, 1)."""
+    if isinstance(validation, str) and validation in ("test", "none"):
+        return validation
+    try:
+        fraction = float(validation)
+    except (TypeError, ValueError):
+        fraction = -1.0
+    if not 0 < fraction < 1:
+        raise MnistlabError(f"validation must be 'test', 'none' or a fraction in (0, 1) of the training set, got {validation!r}")
+    return fraction
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _one_of(what: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise MnistlabError(f"{what} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def _table(what: str, values: object, defaults: dict[str, Any]) -> dict[str, Any]:
+    """``values`` over ``defaults``, every key known and every value of its default's type."""
+    if not isinstance(values, dict):
+        raise MnistlabError(f"{what} must be a table of settings, got {values!r}")
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        raise MnistlabError(f"{what}: unknown setting(s) {', '.join(unknown)}; allowed: {', '.join(defaults)}")
+    merged = {**defaults, **values}
+    for key, default in defaults.items():
+        value = merged[key]
+        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if (numeric and (isinstance(value, bool) or not isinstance(value, (int, float)))) or (not numeric and type(value) is not type(default)):
+            raise MnistlabError(f"{what}: {key} must be of the type of its default {default!r}, got {value!r}")
+    return merged
 
 
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
@@ -93,6 +148,8 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     try:
         return cls(**values)
     except TypeError as exc:
+        raise MnistlabError(f"{where}: {exc}") from None
+    except MnistlabError as exc:
         raise MnistlabError(f"{where}: {exc}") from None
 
 

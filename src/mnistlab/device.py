@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from mnistlab.config import DEVICES
 from mnistlab.errors import MnistlabError
 
 
@@ -17,8 +18,8 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise MnistlabError("--device cuda was requested but no CUDA device is available; use --device cpu or auto")
-    if name not in ("cpu", "cuda"):
-        raise MnistlabError(f"device must be auto, cpu or cuda, got '{name}'")
+    if name not in DEVICES:
+        raise MnistlabError(f"device must be one of {', '.join(DEVICES)}, got '{name}'")
     return torch.device(name)
 
 

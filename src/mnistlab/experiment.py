@@ -22,6 +22,8 @@ from mnistlab.models.zoo import build_model, input_shape_for
 from mnistlab.predict.calibrate import calibrate
 from mnistlab.predict.decision import save_rule
 from mnistlab.runs.store import Run, load_run, new_run_dir, save_run
+from mnistlab.training.augment import Augmentation
+from mnistlab.training.early_stopping import EarlyStopping
 from mnistlab.training.flat import flatten_parameters, unflatten_parameters
 from mnistlab.training.interrupt import graceful_interrupt
 from mnistlab.training.loop import evaluate_tensors, fit
@@ -64,6 +66,7 @@ def train(
     ['best_epoch', 'dataset', 'device']
     """
     progress = progress or Progress()
+    config = config.resolved()
     device = resolve_device(config.device)
     dataset = sliced(dataset or load_dataset(config.dataset, data_dir, show_progress=True), config.limit)
     seed_everything(config.seed)
@@ -71,7 +74,7 @@ def train(
     if not network.flat_input:  # measured: channels-last convolutions are faster on CPU (docs/benchmarks.md)
         network = network.to(memory_format=torch.channels_last)
     data = to_tensors(dataset, network.flat_input, config.validation, config.seed, device)
-    stopper = config.stopper()
+    stopper = None if config.early_stopping is None else EarlyStopping(**config.early_stopping)
     if stopper is not None and stopper.monitor.startswith("val_") and data.x_val is None:
         raise MnistlabError(f"early stopping monitors {stopper.monitor} but validation is 'none'; set validation")
     start = time.perf_counter()
@@ -91,7 +94,7 @@ def train(
         )
         result = fit(
             network, data, optimizer, config.epochs, config.batch_size,
-            augmentation=config.augmentation(), image_shape=dataset.image_shape,
+            augmentation=None if config.augment is None else Augmentation(**config.augment), image_shape=dataset.image_shape,
             early_stopping=stopper, progress=progress, stop=stop, scheduler=scheduler,
             autocast=autocast_dtype(config.precision, device, convolutional=not network.flat_input),
         )

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mnistlab.cli.options import add_data_dir, print_table
-from mnistlab.data.loaders import load_dataset
 from mnistlab.data.registry import DIGITS_DESCRIPTION, IDX_DATASETS
-from mnistlab.data.sources import locate
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -32,6 +30,8 @@ def list_datasets(args: argparse.Namespace) -> int:
 
 
 def show_info(args: argparse.Namespace) -> int:
+    from mnistlab.data.loaders import load_dataset
+
     facts = load_dataset(args.name, args.data_dir, show_progress=True).describe()
     print(f"{facts['name']}  (from {facts['source']})")
     print(f"  train: {facts['train']} images, test: {facts['test']} images, "
@@ -44,6 +44,8 @@ def show_info(args: argparse.Namespace) -> int:
 
 
 def fetch_dataset(args: argparse.Namespace) -> int:
+    from mnistlab.data.sources import locate
+
     paths = locate(IDX_DATASETS[args.name], args.data_dir, show_progress=True)
     for path in paths.values():
         print(path)

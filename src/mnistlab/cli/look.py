@@ -6,12 +6,7 @@ import argparse
 from pathlib import Path
 
 from mnistlab.cli.options import add_data_dir, print_table
-from mnistlab.data.loaders import load_dataset
 from mnistlab.errors import MnistlabError
-from mnistlab.runs.store import load_run
-from mnistlab.viz.compare import write_comparison
-from mnistlab.viz.explore import dataset_facts, explore, matprint
-from mnistlab.viz.report import write_report
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -36,6 +31,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_explore(args: argparse.Namespace) -> int:
+    from mnistlab.data.loaders import load_dataset
+    from mnistlab.viz.explore import dataset_facts, explore, matprint
+
     dataset = load_dataset(args.dataset, args.data_dir, show_progress=True)
     if not 0 <= args.index < len(dataset.x_train):
         raise MnistlabError(f"--index must lie in 0..{len(dataset.x_train) - 1}, got {args.index}")
@@ -60,12 +58,19 @@ def run_explore(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from mnistlab.data.loaders import load_dataset
+    from mnistlab.runs.store import load_run
+    from mnistlab.viz.report import write_report
+
     run = load_run(args.run)
     write_report(run, load_dataset(run.config.dataset, args.data_dir))
     return 0
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    from mnistlab.runs.store import load_run
+    from mnistlab.viz.compare import write_comparison
+
     if len(args.runs) < 2:
         raise MnistlabError("compare needs at least two run folders")
     write_comparison([load_run(path) for path in args.runs], args.out)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from mnistlab.cli.options import print_table
-from mnistlab.models.summary import count_params, summary
-from mnistlab.models.zoo import ZOO, build_model
+from mnistlab.errors import MnistlabError
+from mnistlab.models.zoo import ZOO
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -19,14 +19,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def list_models(args: argparse.Namespace) -> int:
-    rows = [[name, f"{count_params(build_model(name)).total:,}", m.description] for name, m in ZOO.items()]
+    rows = [[name, f"{m.params:,}", m.description] for name, m in ZOO.items()]
     print_table(rows, ["name", "params (28x28)", "description"])
     return 0
 
 
 def _size(text: str) -> tuple[int, int]:
-    from mnistlab.errors import MnistlabError
-
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -35,5 +33,8 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def show_summary(args: argparse.Namespace) -> int:
+    from mnistlab.models.summary import summary
+    from mnistlab.models.zoo import build_model
+
     print(summary(build_model(args.name, _size(args.input), args.classes), name=args.name))
     return 0

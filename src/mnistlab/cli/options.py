@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from mnistlab.config import DEVICES
 from mnistlab.tables import text_table
 
 
@@ -15,7 +16,7 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def add_device(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=default, help="where to compute (default: %(default)s)")
+    parser.add_argument("--device", choices=DEVICES, default=default, help="where to compute (default: %(default)s)")
 
 
 def print_table(rows: list[list[str]], headers: list[str]) -> None:

@@ -6,20 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from PIL import Image
+from typing import TYPE_CHECKING
 
-from mnistlab.atomic import write_with
 from mnistlab.cli.options import add_data_dir, print_table
-from mnistlab.data.loaders import load_dataset
-from mnistlab.data.preprocess import prepare_images
-from mnistlab.predict.calibrate import calibrate_on_dataset, write_threshold_report
-from mnistlab.predict.decision import RULE_FILE, save_rule
-from mnistlab.predict.engines import ENGINES, TorchEngine
-from mnistlab.predict.export import export_onnx
-from mnistlab.predict.images import gather_images
-from mnistlab.predict.predictor import Prediction, Predictor
-from mnistlab.runs.store import load_run
+from mnistlab.config import ENGINES
 from mnistlab.tables import csv_table
+
+if TYPE_CHECKING:
+    from mnistlab.predict.predictor import Prediction
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -58,6 +52,12 @@ HEADERS = ["input", "predicted", "confidence", "answer", "top 3", "reason"]
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from mnistlab.atomic import write_with
+    from mnistlab.predict.images import gather_images
+    from mnistlab.predict.predictor import Predictor
+
     predictor = Predictor(args.run, engine=args.engine, prepare=not args.no_prepare, confidence=args.confidence, margin=args.margin)
     predictions = predictor.predict(gather_images(args.inputs))
     if args.save_prepared:
@@ -77,6 +77,13 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_thresholds(args: argparse.Namespace) -> int:
+    from mnistlab.data.loaders import load_dataset
+    from mnistlab.data.preprocess import prepare_images
+    from mnistlab.predict.calibrate import calibrate_on_dataset, write_threshold_report
+    from mnistlab.predict.decision import RULE_FILE, save_rule
+    from mnistlab.predict.engines import TorchEngine
+    from mnistlab.runs.store import load_run
+
     run = load_run(args.run)
     dataset = load_dataset(run.config.dataset, args.data_dir)
     if not (run.path / RULE_FILE).is_file():
@@ -94,6 +101,9 @@ def run_thresholds(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from mnistlab.predict.export import export_onnx
+    from mnistlab.runs.store import load_run
+
     run = load_run(args.run)
     path = export_onnx(run, args.out)
     print(f"ONNX model written to {path}")

@@ -8,14 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from mnistlab.cli.options import add_data_dir, add_device, print_table
-from mnistlab.device import cpu_name
 from mnistlab.errors import MnistlabError
-from mnistlab.recipes import list_recipes, load_recipe
-from mnistlab.recipes.reproduce import default_keras_side, reproduce
-from mnistlab.recipes.reproduction_report import reference_accuracy, save_report, text_report, total_seconds, verdict, spread
+from mnistlab.recipes import Recipe, list_recipes, load_recipe, reference_accuracy
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -53,7 +48,7 @@ def show_recipes(args: argparse.Namespace) -> int:
     return 0
 
 
-def chosen_recipes(names: list[str], notebook: str | None) -> list:
+def chosen_recipes(names: list[str], notebook: str | None) -> list[Recipe]:
     if names and notebook:
         raise MnistlabError("give recipe names or --notebook, not both")
     if names:
@@ -69,6 +64,12 @@ def chosen_recipes(names: list[str], notebook: str | None) -> list:
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
+    import torch
+
+    from mnistlab.device import cpu_name
+    from mnistlab.recipes.reproduce import default_keras_side, reproduce
+    from mnistlab.recipes.reproduction_report import save_report, spread, text_report, total_seconds, verdict
+
     if args.seeds < 1:
         raise MnistlabError(f"--seeds must be a positive integer, got {args.seeds}")
     asked = chosen_recipes(args.names, args.notebook)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 
 from mnistlab.cli.options import add_data_dir, add_device, print_table
-from mnistlab.experiment import evaluate
-from mnistlab.runs.store import list_runs
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -21,12 +19,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def evaluate_run(args: argparse.Namespace) -> int:
+    from mnistlab.experiment import evaluate
+
     result = evaluate(args.run, data_dir=args.data_dir, device=args.device)
     print(f"Test accuracy: {result['test_accuracy']:.4f} - test loss: {result['test_loss']:.4f} ({result['test']} images)")
     return 0
 
 
 def show_runs(args: argparse.Namespace) -> int:
+    from mnistlab.runs.store import list_runs
+
     found = list_runs(args.dir)
     if not found:
         print(f"no runs under {args.dir}; train one with `mnistlab train`")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mnistlab.errors import MnistlabError
-from mnistlab.predict.engines import ENGINES
+from mnistlab.config import ENGINES
 
 
 def register(commands: argparse._SubParsersAction) -> None:

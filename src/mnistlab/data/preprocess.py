@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from mnistlab.config import parse_validation
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.split import stratified_holdout
 from mnistlab.errors import MnistlabError
@@ -39,21 +40,6 @@ def prepare_images(images: np.ndarray, max_value: int, flat: bool, device: torch
 def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Integer labels → one-hot float rows, as ``keras.utils.to_categorical``."""
     return torch.nn.functional.one_hot(labels, num_classes).to(torch.float32)
-
-
-def parse_validation(validation: str | float) -> str | float:
-    """``"test"``, ``"none"`` or a holdout fraction of the training set in (0, 1)."""
-    if isinstance(validation, str) and validation in ("test", "none"):
-        return validation
-    try:
-        fraction = float(validation)
-    except (TypeError, ValueError):
-        fraction = -1.0
-    if not 0 < fraction < 1:
-        raise MnistlabError(
-            f"validation must be 'test', 'none' or a fraction in (0, 1) of the training set, got {validation!r}"
-        )
-    return fraction
 
 
 def to_tensors(

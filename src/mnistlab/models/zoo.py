@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from mnistlab.errors import MnistlabError
-from mnistlab.models.network import Network
+
+if TYPE_CHECKING:
+    from mnistlab.models.network import Network
 
 
 def dense(units: int, activation: str = "linear") -> dict:
@@ -29,30 +33,34 @@ def dropout(rate: float) -> dict:
 
 @dataclass(frozen=True)
 class ZooModel:
-    """A named model: its layers and where it comes from (the last layer is sized per dataset)."""
+    """A named model: its layers, where it comes from, and its parameter count for 28x28 images and
+    10 classes as its notebook's Keras summary prints it (the last layer is sized per dataset)."""
 
     name: str
     description: str
     layers: list[dict]
+    params: int
 
 
 ZOO: dict[str, ZooModel] = {
     m.name: m
     for m in (
-        ZooModel("mlp-64-tanh", "64 tanh -> 10 softmax (notebook 000, model_1)", [dense(64, "tanh"), SOFTMAX_10]),
-        ZooModel("mlp-64-32-tanh", "64-32 tanh MLP (notebook 000, model_2)", [dense(64, "tanh"), dense(32, "tanh"), SOFTMAX_10]),
-        ZooModel("mlp-64-32-relu", "64-32 relu MLP (notebook 000, model_3)", [dense(64, "relu"), dense(32, "relu"), SOFTMAX_10]),
-        ZooModel("mlp-512", "512 relu MLP (notebook 001, from Deep Learning with Python 2.1)", [dense(512, "relu"), SOFTMAX_10]),
+        ZooModel("mlp-64-tanh", "64 tanh -> 10 softmax (notebook 000, model_1)", [dense(64, "tanh"), SOFTMAX_10], 50_890),
+        ZooModel("mlp-64-32-tanh", "64-32 tanh MLP (notebook 000, model_2)", [dense(64, "tanh"), dense(32, "tanh"), SOFTMAX_10], 52_650),
+        ZooModel("mlp-64-32-relu", "64-32 relu MLP (notebook 000, model_3)", [dense(64, "relu"), dense(32, "relu"), SOFTMAX_10], 52_650),
+        ZooModel("mlp-512", "512 relu MLP (notebook 001, from Deep Learning with Python 2.1)", [dense(512, "relu"), SOFTMAX_10], 407_050),
         ZooModel(
             "cnn",
             "conv32-pool-conv64-pool-conv64-dense64 CNN (notebook 001, from Deep Learning with Python 5.1)",
             [conv(32, "relu"), POOL, conv(64, "relu"), POOL, conv(64, "relu"), FLATTEN, dense(64, "relu"), SOFTMAX_10],
+            93_322,
         ),
-        ZooModel("mlp-512-512", "512-512 relu MLP (notebook 002)", [dense(512, "relu"), dense(512, "relu"), SOFTMAX_10]),
+        ZooModel("mlp-512-512", "512-512 relu MLP (notebook 002)", [dense(512, "relu"), dense(512, "relu"), SOFTMAX_10], 669_706),
         ZooModel(
             "mlp-512-512-dropout",
             "512-512 relu MLP with dropout 0.2 after each hidden layer (notebook 003)",
             [dense(512, "relu"), dropout(0.2), dense(512, "relu"), dropout(0.2), SOFTMAX_10],
+            669_706,
         ),
         ZooModel(
             "cnn-bn",
@@ -62,16 +70,19 @@ ZOO: dict[str, ZooModel] = {
                 conv(64), BN, RELU, conv(64), BN, RELU, POOL,
                 FLATTEN, dense(512), BN, RELU, dropout(0.2), SOFTMAX_10,
             ],
+            597_738,
         ),
         ZooModel(
             "mlp-128-64-32",
             "dense128 (linear) -> 64 relu -> 32 relu -> 10 (notebook 004, Fashion-MNIST and digits)",
             [dense(128), dense(64, "relu"), dense(32, "relu"), SOFTMAX_10],
+            111_146,
         ),
         ZooModel(
             "mlp-128-64-32-dropout",
             "the notebook 004 MLP with one dropout 0.1 between its 64 and 32 layers (exercise 5's answer)",
             [dense(128), dense(64, "relu"), dropout(0.1), dense(32, "relu"), SOFTMAX_10],
+            111_146,
         ),
     )
 }
@@ -109,6 +120,8 @@ def build_model(
     >>> sum(p.numel() for p in net.parameters())
     93322
     """
+    from mnistlab.models.network import Network
+
     if isinstance(model, str):
         layers = with_classes(zoo_model(model).layers, num_classes)
     else:

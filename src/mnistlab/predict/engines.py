@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mnistlab.config import ENGINES
 from mnistlab.errors import MnistlabError
 from mnistlab.models.network import Network
 
 ONNX_FILE = "model.onnx"
-ENGINES = ("torch", "onnx")
 
 
 class TorchEngine:

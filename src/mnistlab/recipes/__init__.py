@@ -193,6 +193,16 @@ def list_recipes(kind: str | None = None) -> list[Recipe]:
     return [r for r in (load_recipe(name) for name in recipe_names()) if kind is None or r.kind == kind]
 
 
+def reference_accuracy(recipe: Recipe) -> tuple[float | None, str]:
+    """The number a reproduction is measured against, and what it is: the notebook's own, else another copy's."""
+    ref = recipe.reference
+    if ref.test_accuracy is not None:
+        return ref.test_accuracy, ref.source
+    if ref.secondary:
+        return ref.secondary[0].test_accuracy, "other copy"
+    return None, "none"
+
+
 def trainable(recipe: Recipe) -> TrainConfig:
     """The recipe's config; an exercise has none and says how to run it instead."""
     if recipe.config is None:

@@ -11,13 +11,16 @@ import os
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scipy import stats
 
 from mnistlab.atomic import write_text
-from mnistlab.recipes import Recipe, load_recipe
-from mnistlab.recipes.reproduce import Reproduction, Trial
+from mnistlab.recipes import Recipe, load_recipe, reference_accuracy
 from mnistlab.tables import markdown_table, text_table
+
+if TYPE_CHECKING:
+    from mnistlab.recipes.reproduce import Reproduction, Trial
 
 TOLERANCE_PP = 0.5
 RANGE_SEEDS = 5
@@ -60,16 +63,6 @@ class Spread:
 
 def spread(trials: list[Trial], figure: str) -> Spread:
     return Spread(tuple(getattr(t, figure) for t in trials))
-
-
-def reference_accuracy(recipe: Recipe) -> tuple[float | None, str]:
-    """The number the verdict is measured against, and what it is: the notebook's own, else another copy's."""
-    ref = recipe.reference
-    if ref.test_accuracy is not None:
-        return ref.test_accuracy, ref.source
-    if ref.secondary:
-        return ref.secondary[0].test_accuracy, "other copy"
-    return None, "none"
 
 
 def verdict(reference: float | None, ours: Spread) -> str:

@@ -9,7 +9,7 @@ in [1 - zoom, 1 + zoom]; edges are filled with the nearest pixel.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -17,15 +17,12 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class Augmentation:
-    """Ranges of the random affine transform; the notebook's values are the defaults."""
+    """Ranges of the random affine transform (the notebook's values: ``config.AUGMENT_DEFAULTS``)."""
 
-    rotation: float = 8.0  # degrees, uniform in [-rotation, rotation]
-    shift: float = 0.08  # fraction of width/height
-    shear: float = 0.3  # degrees
-    zoom: float = 0.08  # scale uniform in [1 - zoom, 1 + zoom], x and y independently
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    rotation: float  # degrees, uniform in [-rotation, rotation]
+    shift: float  # fraction of width/height
+    shear: float  # degrees
+    zoom: float  # scale uniform in [1 - zoom, 1 + zoom], x and y independently
 
     def matrices(self, n: int, device: torch.device) -> torch.Tensor:
         """(n, 2, 3) affine matrices mapping output to input coordinates (normalized [-1, 1])."""

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 
 from mnistlab.errors import MnistlabError
-
-MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 @dataclass
@@ -17,26 +15,19 @@ class EarlyStopping:
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
     Accuracies are maximized, losses minimized. With ``restore_best_weights`` the network
-    ends with the weights of its best epoch (whether or not training stopped early).
+    ends with the weights of its best epoch (whether or not training stopped early), as
+    Keras 3 does. Built from a resolved config's ``early_stopping`` table (defaults and
+    allowed monitors: ``config.EARLY_STOPPING_DEFAULTS``, ``config.MONITORS``).
     """
 
-    monitor: str = "val_loss"
-    patience: int = 0
-    min_delta: float = 0.0
-    restore_best_weights: bool = False
+    monitor: str
+    patience: int
+    min_delta: float
+    restore_best_weights: bool
     best: float | None = field(default=None, init=False)
     best_epoch: int | None = field(default=None, init=False)
     _wait: int = field(default=0, init=False)
     _best_state: dict | None = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.monitor not in MONITORS:
-            raise MnistlabError(f"early stopping can monitor {', '.join(MONITORS)}, not '{self.monitor}'")
-        if self.patience < 0 or self.min_delta < 0:
-            raise MnistlabError("early stopping needs patience >= 0 and min_delta >= 0")
-
-    def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if not k.startswith("_") and k not in ("best", "best_epoch")}
 
     def _improved(self, value: float) -> bool:
         if self.best is None:

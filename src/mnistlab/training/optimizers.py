@@ -9,7 +9,8 @@ weight's squared-gradient average is small (dead units, rarely used inputs):
   ``sqrt(v)``; torch adds eps to the corrected one.
 
 So ``rmsprop`` and ``adam`` here are small optimizers written from Keras's update rules, and
-``sgd`` (plain, no momentum) is torch's, which is the same arithmetic.
+``sgd`` (plain, no momentum) is torch's, which is the same arithmetic. Their defaults are
+Keras's, declared with the other settings in ``config.OPTIMIZER_DEFAULTS``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 
 import torch
 
+from mnistlab.config import OPTIMIZER_DEFAULTS
 from mnistlab.errors import MnistlabError
 
 
@@ -72,28 +74,16 @@ class KerasAdam(torch.optim.Optimizer):
                 p.addcdiv_(m, v.sqrt().add_(group["eps"]), value=-alpha)
 
 
-# name -> (class, Keras defaults): sgd lr 0.01; rmsprop lr 1e-3, rho 0.9, eps 1e-7; adam lr 1e-3,
-# betas 0.9/0.999, eps 1e-7.
-OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict]] = {
-    "sgd": (torch.optim.SGD, {"lr": 0.01}),
-    "rmsprop": (KerasRMSprop, {"lr": 0.001, "rho": 0.9, "eps": 1e-7}),
-    "adam": (KerasAdam, {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7}),
-}
-
-
-def _lookup(name: str) -> tuple[type[torch.optim.Optimizer], dict]:
-    try:
-        return OPTIMIZERS[name]
-    except KeyError:
-        raise MnistlabError(f"unknown optimizer '{name}'; choose one of {', '.join(OPTIMIZERS)}") from None
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"sgd": torch.optim.SGD, "rmsprop": KerasRMSprop, "adam": KerasAdam}
 
 
 def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float | None = None) -> torch.optim.Optimizer:
-    """An optimizer with Keras defaults; ``lr`` overrides the default learning rate."""
-    cls, defaults = _lookup(name)
+    """An optimizer with Keras defaults (``config.OPTIMIZER_DEFAULTS``); ``lr`` overrides the default learning rate."""
+    if name not in OPTIMIZERS:
+        raise MnistlabError(f"unknown optimizer '{name}'; choose one of {', '.join(OPTIMIZERS)}")
     if lr is not None and not lr > 0:
         raise MnistlabError(f"the learning rate must be positive, got {lr}")
-    return cls(params, **{**defaults, **({"lr": lr} if lr is not None else {})})
+    return OPTIMIZERS[name](params, **{**OPTIMIZER_DEFAULTS[name], **({"lr": lr} if lr is not None else {})})
 
 
 def make_schedule(name: str, optimizer: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
