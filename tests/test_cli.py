@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,7 +144,7 @@ def test_ctrl_c_keeps_an_interrupted_run(tmp_path: Path, data_dir: Path) -> None
     assert first_line.startswith("Training "), first_line + process.stderr.read()
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 0, err
+    assert process.returncode == 130, err
     assert "Interrupted during epoch 1; the run is kept." in out
     metrics = json.loads((out_dir / "metrics.json").read_text())
     assert metrics["status"] == "interrupted" and metrics["epochs_run"] == 1
@@ -183,6 +184,31 @@ def test_config_types_are_checked(values: dict, message: str) -> None:
 
     with pytest.raises(MnistlabError, match=message):
         TrainConfig(**values)
+
+
+def test_damaged_runs_are_one_line_each_and_listed(capsys, tmp_path: Path) -> None:
+    code, _, _ = run_cli(capsys, "train", "004-digits-mlp", "--epochs", "1", "--quiet", "--out", str(tmp_path / "runs" / "good"))
+    assert code == 0
+    good = tmp_path / "runs" / "good"
+    damages = {
+        "truncated-weights": lambda d: (d / "model.safetensors").write_bytes((good / "model.safetensors").read_bytes()[:100]),
+        "bad-json": lambda d: (d / "config.json").write_text("{not json"),
+        "missing-history": lambda d: (d / "history.csv").unlink(),
+        "bad-metrics": lambda d: (d / "metrics.json").write_text("[]"),
+    }
+    for name, damage in damages.items():
+        shutil.copytree(good, tmp_path / "runs" / name)
+        damage(tmp_path / "runs" / name)
+    said = {"truncated-weights": "model.safetensors is damaged", "bad-json": "config.json is unreadable", "missing-history": "missing history.csv"}
+    for name, words in said.items():
+        code, _, err = run_cli(capsys, "predict", str(tmp_path / "runs" / name), "-")
+        assert code == 2 and len(err.strip().splitlines()) == 1 and words in err, err
+    code, out, _ = run_cli(capsys, "runs", "--dir", str(tmp_path / "runs"))
+    status = {line.split()[0].split("/")[-1]: line.split(None, 7)[-1] for line in out.splitlines()[1:]}
+    assert code == 0 and set(status) == {"good", *damages}
+    assert status["good"] == "completed" and status["truncated-weights"] == "completed"  # listing reads metrics only
+    assert status["missing-history"].startswith("damaged: incomplete: missing history.csv")
+    assert status["bad-metrics"].startswith("damaged: ") and "metrics.json is damaged" in status["bad-metrics"]
 
 
 def test_damaged_run_folder_is_one_line(capsys, tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ def test_evaluate_matches_saved_metrics(digits_run) -> None:
 def test_list_runs(digits_run) -> None:
     run, _ = digits_run
     found = list_runs(run.path.parent)
-    assert [path for path, _ in found] == [run.path]
+    assert [(r.path, r.damage, r.metrics["test_accuracy"]) for r in found] == [(run.path, None, run.metrics["test_accuracy"])]
 
 
 def test_incomplete_run_folder(tmp_path: Path) -> None:

@@ -11,9 +11,8 @@ import sys
 
 from mnistlab import __version__
 from mnistlab.cli import bench, data, look, models, predict, recipes, runs, serve, train
+from mnistlab.cli.options import EXIT_INTERRUPTED, EXIT_USER_ERROR
 from mnistlab.errors import MnistlabError
-
-EXIT_USER_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("mnistlab: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

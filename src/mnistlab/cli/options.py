@@ -8,6 +8,10 @@ from mnistlab.config import DEVICES
 from mnistlab.tables import text_table
 
 
+EXIT_USER_ERROR = 2  # bad input: one line on stderr
+EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)
+
+
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",

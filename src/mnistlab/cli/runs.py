@@ -33,18 +33,13 @@ def show_runs(args: argparse.Namespace) -> int:
     if not found:
         print(f"no runs under {args.dir}; train one with `mnistlab train`")
         return 0
-    rows = [
-        [
-            str(path),
-            m["dataset"]["name"],
-            f"{m['test_accuracy']:.4f}",
-            f"{m['test_loss']:.4f}",
-            f"{m['params']:,}",
-            str(m["epochs_run"]),
-            f"{m['seconds']:.1f}",
-            m["status"],
-        ]
-        for path, m in found
-    ]
+    rows = []
+    for listing in found:
+        m = listing.metrics
+        if m is None:
+            rows.append([str(listing.path), "—", "—", "—", "—", "—", "—", f"damaged: {listing.damage}"])
+            continue
+        rows.append([str(listing.path), m["dataset"]["name"], f"{m['test_accuracy']:.4f}", f"{m['test_loss']:.4f}",
+                     f"{m['params']:,}", str(m["epochs_run"]), f"{m['seconds']:.1f}", m["status"]])
     print_table(rows, ["run", "dataset", "test acc", "test loss", "params", "epochs", "seconds", "status"])
     return 0

@@ -12,7 +12,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from mnistlab.cli.options import add_data_dir
+from mnistlab.cli.options import EXIT_INTERRUPTED, add_data_dir
 from mnistlab.config import DEVICES, EARLY_STOPPING_DEFAULTS, MONITORS, OPTIMIZER_DEFAULTS, PRECISIONS, SCHEDULES, TrainConfig, merge
 from mnistlab.errors import MnistlabError
 
@@ -88,4 +88,4 @@ def run_training(args: argparse.Namespace) -> int:
     run = train(config, data_dir=args.data_dir, out=args.out, runs_dir=args.runs_dir, progress=progress)
     if args.quiet:
         print(f"Test accuracy: {run.metrics['test_accuracy']:.4f} - run saved to {run.path}")
-    return 0
+    return EXIT_INTERRUPTED if run.metrics["status"] == "interrupted" else 0

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from mnistlab.atomic import write_json, write_text, write_with
@@ -30,6 +31,7 @@ from mnistlab.models.network import Network
 
 RUN_FILES = ("config.json", "architecture.json", "model.safetensors", "history.csv", "metrics.json")
 DERIVED_FILES = ("model.onnx", "thresholds")
+LISTED_METRICS = {"dataset", "test_accuracy", "test_loss", "params", "epochs_run", "seconds", "status"}  # what `mnistlab runs` shows
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
 
@@ -110,20 +112,53 @@ def load_run(path: str | Path) -> Run:
     architecture = _read_json(path / "architecture.json")
     if not {"layers", "input_shape", "class_names"} <= set(architecture):
         raise MnistlabError(f"{path}/architecture.json is damaged (needs layers, input_shape, class_names)")
-    network = Network.from_architecture(architecture)
     try:
-        network.load_state_dict(load_file(str(path / "model.safetensors")))
-    except (RuntimeError, OSError) as exc:
+        network = Network.from_architecture(architecture)
+    except (MnistlabError, TypeError, ValueError, KeyError) as exc:
+        raise MnistlabError(f"{path}/architecture.json is damaged ({exc})") from None
+    try:
+        weights = load_file(str(path / "model.safetensors"))
+    except (SafetensorError, OSError) as exc:
+        raise MnistlabError(f"{path}/model.safetensors is damaged ({exc}); retrain the run or restore the file") from None
+    try:
+        network.load_state_dict(weights)
+    except RuntimeError as exc:
         raise MnistlabError(f"{path}/model.safetensors does not fit its architecture ({str(exc).splitlines()[0]})") from None
     network.eval()
     config = TrainConfig.from_dict(_read_json(path / "config.json"), where=f"{path}/config.json")
     return Run(path, config, read_history(path / "history.csv"), _read_json(path / "metrics.json"), network, tuple(architecture["class_names"]))
 
 
-def list_runs(runs_dir: str | Path) -> list[tuple[Path, dict]]:
-    """(folder, metrics) of every complete run under ``runs_dir`` (recursively), sorted by folder name."""
+@dataclass(frozen=True)
+class RunListing:
+    """A run folder found under a runs directory: its metrics, or what is wrong with it."""
+
+    path: Path
+    metrics: dict | None
+    damage: str | None = None
+
+
+def list_runs(runs_dir: str | Path) -> list[RunListing]:
+    """Every run folder under ``runs_dir`` (recursively; a folder with any run file counts), sorted by name.
+
+    A damaged or incomplete folder is listed with what is wrong, so one bad folder hides no other.
+    """
     root = Path(runs_dir)
     if not root.is_dir():
         return []
-    found = [(m.parent, _read_json(m)) for m in root.rglob("metrics.json") if (m.parent / "model.safetensors").is_file()]
-    return sorted(found, key=lambda item: item[0].name)
+    folders = {f.parent for name in RUN_FILES for f in root.rglob(name)}
+    listed = []
+    for folder in sorted(folders, key=lambda p: p.name):
+        missing = [f for f in RUN_FILES if not (folder / f).is_file()]
+        if missing:
+            listed.append(RunListing(folder, None, f"incomplete: missing {', '.join(missing)}"))
+            continue
+        try:
+            metrics = _read_json(folder / "metrics.json")
+        except MnistlabError as exc:
+            listed.append(RunListing(folder, None, str(exc)))
+            continue
+        lacking = sorted(LISTED_METRICS - set(metrics)) if isinstance(metrics, dict) else ["everything"]
+        listed.append(RunListing(folder, None, f"{folder}/metrics.json is damaged (lacks {', '.join(lacking)})") if lacking
+                      else RunListing(folder, metrics))
+    return listed
