@@ -19,7 +19,7 @@ from mnistlab.errors import MnistlabError
 from mnistlab.models.data_init import initialize_from_data
 from mnistlab.models.summary import count_params
 from mnistlab.models.zoo import build_model, input_shape_for
-from mnistlab.predict.calibrate import calibrate
+from mnistlab.predict.calibrate import calibrate_run
 from mnistlab.predict.decision import save_rule
 from mnistlab.runs.store import Run, load_run, new_run_dir, save_run
 from mnistlab.training.augment import Augmentation
@@ -123,9 +123,8 @@ def train(
     }
     path = Path(out) if out is not None else new_run_dir(runs_dir, config.name)
     save_run(path, config, network.cpu(), result.history, metrics, dataset.class_names)
-    held_out = "validation" if isinstance(config.validation, float) else "test"
-    x_held, y_held = (data.x_val, data.y_val) if held_out == "validation" else (data.x_test, data.y_test)
-    save_rule(path, calibrate(network, data.x_train, data.y_train, x_held, y_held, f"{held_out} set ({len(y_held)} images)"))
+    split = isinstance(config.validation, float)  # validation "test" is the test set: never chosen on
+    save_rule(path, calibrate_run(network, data.x_train, data.y_train, data.x_val if split else None, data.y_val if split else None, config.seed))
     run = load_run(path)
     if report:
         write_report(run, dataset, progress.message)

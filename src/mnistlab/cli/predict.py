@@ -79,16 +79,18 @@ def run_predict(args: argparse.Namespace) -> int:
 def run_thresholds(args: argparse.Namespace) -> int:
     from mnistlab.data.loaders import load_dataset
     from mnistlab.data.preprocess import prepare_images
-    from mnistlab.predict.calibrate import calibrate_on_dataset, write_threshold_report
-    from mnistlab.predict.decision import RULE_FILE, save_rule
+    from mnistlab.predict.calibrate import calibrate_on_dataset
+    from mnistlab.predict.decision import RULE_FILE, load_rule, save_rule
     from mnistlab.predict.engines import TorchEngine
     from mnistlab.runs.store import load_run
+    from mnistlab.viz.thresholds import write_threshold_report
 
     run = load_run(args.run)
     dataset = load_dataset(run.config.dataset, args.data_dir)
     if not (run.path / RULE_FILE).is_file():
         save_rule(run.path, calibrate_on_dataset(run.network, dataset))
-        print(f"Decision thresholds chosen on the test set and saved to {run.path / RULE_FILE}")
+        rule = load_rule(run.path)
+        print(f"Decision thresholds chosen on {rule.thresholds.chosen_on}, saved to {run.path / RULE_FILE}")
     x = prepare_images(dataset.x_test, dataset.max_value, run.network.flat_input).numpy()
     probabilities, _ = TorchEngine(run.network).run(x)
     png, csv_path, rows = write_threshold_report(probabilities, dataset.y_test, run.path / "thresholds", f"{run.config.name}: risk-coverage on the test set")
@@ -103,6 +105,7 @@ def run_thresholds(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from mnistlab.predict.export import export_onnx
     from mnistlab.runs.store import load_run
+    from mnistlab.viz.thresholds import write_threshold_report
 
     run = load_run(args.run)
     path = export_onnx(run, args.out)

@@ -25,6 +25,7 @@ from safetensors.numpy import load_file, save_file
 
 from mnistlab.atomic import write_json, write_with
 from mnistlab.errors import MnistlabError
+from mnistlab.evaluation.risk_coverage import answered_curve, top_two
 
 ERROR_SHARE = 0.25  # answered predictions may make at most this share of the model's base error rate
 DISTANCE_PERCENTILE = 99.5
@@ -79,20 +80,6 @@ def fit_feature_stats(features: np.ndarray, labels: np.ndarray, num_classes: int
     cov += np.eye(len(cov)) * SHRINKAGE * max(np.trace(cov) / len(cov), 1e-12)
     whitening = np.linalg.cholesky(np.linalg.inv(cov))
     return FeatureStats(means.astype(np.float32), whitening.astype(np.float32))
-
-
-def top_two(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(top probability, top minus runner-up) per row."""
-    ordered = np.sort(probabilities, axis=1)
-    second = ordered[:, -2] if probabilities.shape[1] > 1 else np.zeros(len(probabilities))
-    return ordered[:, -1], ordered[:, -1] - second
-
-
-def answered_curve(scores: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Thresholds on ``scores``, highest first, with the share answered (score >= t) and their accuracy."""
-    order = np.argsort(-scores)
-    answered = np.arange(1, len(order) + 1)
-    return scores[order], answered / len(order), np.cumsum(correct[order]) / answered
 
 
 def smallest_threshold(scores: np.ndarray, correct: np.ndarray, max_error: float) -> float:
