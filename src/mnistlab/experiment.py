@@ -61,9 +61,11 @@ def train(
 
     Examples
     --------
-    >>> run = train(TrainConfig(dataset="digits", model="mlp-128-64-32", optimizer="adam", epochs=1))
-    >>> sorted(run.metrics)[:3]
-    ['best_epoch', 'dataset', 'device']
+    >>> import tempfile
+    >>> config = TrainConfig(dataset="digits", model="mlp-128-64-32", optimizer="adam", epochs=1)
+    >>> run = train(config, runs_dir=tempfile.mkdtemp(), progress=Progress(quiet=True), report=False)
+    >>> run.config.name, run.config.lr, run.metrics["epochs_run"]
+    ('mlp-128-64-32', 0.001, 1)
     """
     progress = progress or Progress()
     config = config.resolved()

@@ -18,7 +18,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="tiny settings: 2,000 images, 2 epochs, 1 seed")
     parser.add_argument("--no-keras", dest="keras", action="store_false", help="skip the Keras reference")
-    parser.add_argument("--out", default="docs/benchmarks.md", help="Markdown file to write (default: %(default)s)")
+    parser.add_argument("--out", help="Markdown file to write (default: docs/benchmarks.md; with --quick, runs/benchmarks-quick.md, "
+                        "so a quick check never replaces the committed figures)")
     add_device(parser)
     add_data_dir(parser)
     parser.set_defaults(handler=run_bench)
@@ -28,7 +29,8 @@ def run_bench(args: argparse.Namespace) -> int:
     from mnistlab.bench.run import run_benchmark
     from mnistlab.errors import MnistlabError
 
-    if not args.out.endswith(".md"):
-        raise MnistlabError(f"--out must name a Markdown file ending in .md (the JSON goes beside it), got '{args.out}'")
-    run_benchmark(args.quick, args.device, args.data_dir, args.keras, Path(args.out))
+    out = args.out or ("runs/benchmarks-quick.md" if args.quick else "docs/benchmarks.md")
+    if not out.endswith(".md"):
+        raise MnistlabError(f"--out must name a Markdown file ending in .md (the JSON goes beside it), got '{out}'")
+    run_benchmark(args.quick, args.device, args.data_dir, args.keras, Path(out))
     return 0
