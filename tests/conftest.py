@@ -98,11 +98,11 @@ def mnist(canonical_data_dir: Path):
 @pytest.fixture(scope="session")
 def cnn_run(tmp_path_factory: pytest.TempPathFactory, mnist):
     """The notebook CNN, one epoch on 30,000 MNIST images (about 97% test accuracy), shared by the suite."""
-    from mnistlab import TrainConfig, train
+    from mnistlab import TrainConfig, train_and_report
     from mnistlab.training.progress import Progress
 
     config = TrainConfig(name="cnn", model="cnn", epochs=1, limit=30000, batch_size=64)
-    return train(config, out=tmp_path_factory.mktemp("runs") / "cnn", progress=Progress(quiet=True), dataset=mnist, report=False)
+    return train_and_report(config, out=tmp_path_factory.mktemp("runs") / "cnn", progress=Progress(quiet=True), dataset=mnist, report=False)
 
 
 def free_port() -> int:

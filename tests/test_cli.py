@@ -173,7 +173,7 @@ def test_serve_fails_before_starting_on_a_bad_run(capsys, tmp_path: Path) -> Non
     from mnistlab.training.progress import Progress
 
     run = train(TrainConfig(name="d", dataset="digits", model="mlp-64-tanh", epochs=1), out=tmp_path / "run",
-                progress=Progress(quiet=True), report=False)
+                progress=Progress(quiet=True))
     code, out, err = run_cli(capsys, "serve", str(run.path), "--engine", "onnx", "--port", "9")
     assert code == 2 and "model.onnx does not exist" in err and "Serving" not in out
 

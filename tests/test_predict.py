@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from mnistlab import TrainConfig, train
+from mnistlab import TrainConfig, train_and_report
 from mnistlab.cli.main import main
 from mnistlab.data.idx import write_idx
 from mnistlab.data.preprocess import prepare_images
@@ -109,7 +109,7 @@ def test_decision_thresholds_never_come_from_the_test_set(cnn_run, tmp_path: Pat
     assert 0.5 < rule["confidence"] < 1 and 0 < rule["margin"] < 1 and rule["distance"] > 0
     # this run validated on the test set, as the notebooks do: its thresholds come from its training images
     assert rule["chosen_on"].startswith("training images (") and "no validation split" in rule["chosen_on"]
-    split = train(TrainConfig(dataset="digits", model="mlp-128-64-32", optimizer="adam", epochs=1, validation=0.2),
+    split = train_and_report(TrainConfig(dataset="digits", model="mlp-128-64-32", optimizer="adam", epochs=1, validation=0.2),
                   out=tmp_path / "split", progress=Progress(quiet=True), report=False)
     chosen_on = json.loads((split.path / "decision.json").read_text())["chosen_on"]
     assert chosen_on == "validation split (324 images held out from training)"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from browser import open_page
-from mnistlab import TrainConfig, load_dataset, load_run, train
+from mnistlab import TrainConfig, load_dataset, load_run, train, train_and_report
 from mnistlab.cli.main import main
 from mnistlab.evaluation.analysis import analyze
 from mnistlab.training.progress import Progress
@@ -34,12 +34,12 @@ def fashion_pair(tmp_path_factory: pytest.TempPathFactory, canonical_data_dir: P
     runs = []
     for model in ("mlp-128-64-32", "mlp-128-64-32-dropout"):
         config = TrainConfig(name=model, dataset="fashion-mnist", model=model, optimizer="adam", epochs=2, limit=3000, batch_size=32)
-        runs.append(train(config, out=folder / model, progress=QUIET, dataset=dataset, report=False))
+        runs.append(train(config, out=folder / model, progress=QUIET, dataset=dataset))
     return runs
 
 
 def test_report_files_and_contents(tmp_path: Path, digits) -> None:
-    run = train(TrainConfig(name="digits", dataset="digits", model="mlp-128-64-32", optimizer="adam", epochs=3),
+    run = train_and_report(TrainConfig(name="digits", dataset="digits", model="mlp-128-64-32", optimizer="adam", epochs=3),
                 out=tmp_path / "run", progress=QUIET, dataset=digits)
     for name in REPORT_FIGURES:
         assert_png(run.path / "report" / name)
@@ -59,7 +59,7 @@ def test_report_files_and_contents(tmp_path: Path, digits) -> None:
 
 def test_analysis_orders_mistakes_by_loss(digits, tmp_path: Path) -> None:
     run = train(TrainConfig(name="d", dataset="digits", model="mlp-64-tanh", optimizer="sgd", epochs=1),
-                out=tmp_path / "run", progress=QUIET, dataset=digits, report=False)
+                out=tmp_path / "run", progress=QUIET, dataset=digits)
     analysis = analyze(run.network, digits)
     worst = analysis.worst_mistakes(10)
     assert len(worst) > 0 and not analysis.correct[worst].any()
@@ -76,21 +76,21 @@ def test_analysis_orders_mistakes_by_loss(digits, tmp_path: Path) -> None:
 )
 def test_report_for_unusual_runs(tmp_path: Path, digits, overrides: dict) -> None:
     config = TrainConfig(**{"name": "x", "dataset": "digits", "model": "mlp-128-64-32", "optimizer": "adam", "epochs": 2, **overrides})
-    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=digits)
+    run = train_and_report(config, out=tmp_path / "run", progress=QUIET, dataset=digits)
     assert (run.path / "report.html").is_file()
     assert_png(run.path / "report" / "curves.png")
 
 
 def test_report_cli_regenerates(tmp_path: Path, digits, capsys: pytest.CaptureFixture[str]) -> None:
     run = train(TrainConfig(name="d", dataset="digits", model="mlp-128-64-32", optimizer="adam", epochs=1),
-                out=tmp_path / "run", progress=QUIET, dataset=digits, report=False)
+                out=tmp_path / "run", progress=QUIET, dataset=digits)
     assert not (run.path / "report.html").exists()
     assert main(["report", str(run.path)]) == 0
     assert (run.path / "report.html").is_file() and "Report written to" in capsys.readouterr().out
 
 
 def test_report_in_headless_chromium(tmp_path: Path, digits) -> None:
-    run = train(TrainConfig(name="browser", dataset="digits", model="mlp-128-64-32", optimizer="adam", epochs=3),
+    run = train_and_report(TrainConfig(name="browser", dataset="digits", model="mlp-128-64-32", optimizer="adam", epochs=3),
                 out=tmp_path / "run", progress=QUIET, dataset=digits)
     check = open_page((run.path / "report.html").as_uri(), tmp_path / "report.png")
     assert check.console_errors == [] and check.page_errors == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistlab import MnistlabError, TrainConfig, evaluate, list_runs, load_dataset, load_run, train
+from mnistlab import MnistlabError, TrainConfig, evaluate, list_runs, load_dataset, load_run, train, train_and_report
 from mnistlab.data.preprocess import prepare_images
 from mnistlab.runs.store import RUN_FILES
 from mnistlab.training.progress import Progress
@@ -19,7 +19,7 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("runs") / "digits-mlp"
     config = TrainConfig(name="digits", dataset="digits", model="mlp-128-64-32-dropout", optimizer="adam", epochs=2, batch_size=32)
     dataset = load_dataset("digits")
-    return train(config, out=folder, progress=Progress(quiet=True), dataset=dataset, report=False), dataset
+    return train_and_report(config, out=folder, progress=Progress(quiet=True), dataset=dataset, report=False), dataset
 
 
 def test_run_folder_contents(digits_run) -> None:
@@ -81,5 +81,5 @@ def test_no_temporary_files_left(digits_run) -> None:
 def test_run_replays_from_its_config(digits_run, tmp_path: Path) -> None:
     run, dataset = digits_run
     replay = train(TrainConfig.from_dict(json.loads((run.path / "config.json").read_text())), out=tmp_path / "replay",
-                   progress=Progress(quiet=True), dataset=dataset, report=False)
+                   progress=Progress(quiet=True), dataset=dataset)
     assert replay.history == [{**r, "seconds": replay.history[i]["seconds"]} for i, r in enumerate(run.history)]

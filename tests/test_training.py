@@ -14,7 +14,7 @@ from mnistlab.training.augment import Augmentation
 from mnistlab.training.interrupt import StopFlag
 from mnistlab.training.allocator import keep_freed_memory
 from mnistlab.training.flat import flatten_parameters, unflatten_parameters
-from mnistlab.training.loop import evaluate_tensors, fit
+from mnistlab.training.loop import Optimization, evaluate_tensors, fit
 from mnistlab.training.optimizers import make_optimizer
 from mnistlab.training.progress import Progress
 from mnistlab.data.preprocess import prepare_images, to_tensors
@@ -36,7 +36,7 @@ def digits_config(**overrides) -> TrainConfig:
 
 
 def test_short_training_learns(tmp_path: Path, digits) -> None:
-    run = train(digits_config(), out=tmp_path / "run", progress=QUIET, dataset=digits, report=False)
+    run = train(digits_config(), out=tmp_path / "run", progress=QUIET, dataset=digits)
     assert run.metrics["test_accuracy"] > 0.85  # chance is 0.10
     assert [row["epoch"] for row in run.history] == [1, 2, 3]
     assert run.history[-1]["loss"] < run.history[0]["loss"]
@@ -45,7 +45,7 @@ def test_short_training_learns(tmp_path: Path, digits) -> None:
 
 def test_cnn_one_epoch_on_an_mnist_slice(tmp_path: Path, mnist) -> None:
     config = TrainConfig(name="cnn", model="cnn", epochs=1, limit=2000, batch_size=64)
-    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=mnist, report=False)
+    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=mnist)
     assert run.metrics["dataset"] == {"name": "mnist", "train": 2000, "test": 10000}
     assert run.metrics["test_accuracy"] > 0.6
 
@@ -53,7 +53,7 @@ def test_cnn_one_epoch_on_an_mnist_slice(tmp_path: Path, mnist) -> None:
 def test_same_seed_same_history(tmp_path: Path, digits) -> None:
     def history(seed: int, folder: str) -> list[tuple]:
         config = digits_config(seed=seed, model="mlp-128-64-32-dropout", epochs=2)
-        run = train(config, out=tmp_path / folder, progress=QUIET, dataset=digits, report=False)
+        run = train(config, out=tmp_path / folder, progress=QUIET, dataset=digits)
         return [(r["loss"], r["accuracy"], r["val_loss"], r["val_accuracy"]) for r in run.history]
 
     assert history(7, "a") == history(7, "b")
@@ -66,7 +66,7 @@ def test_early_stopping_restores_best_epoch(tmp_path: Path, digits) -> None:
         epochs=30, lr=0.01, validation=0.2,
         early_stopping={"monitor": "val_loss", "patience": 2, "restore_best_weights": True},
     )
-    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=digits, report=False)
+    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=digits)
     best = run.metrics["best_epoch"]
     assert run.metrics["status"] == "early_stopped"
     assert run.metrics["epochs_run"] == best + 2
@@ -83,7 +83,7 @@ def test_early_stopping_restores_best_epoch(tmp_path: Path, digits) -> None:
 def test_early_stopping_needs_validation(digits) -> None:
     config = digits_config(validation="none", early_stopping={"monitor": "val_loss", "patience": 1})
     with pytest.raises(MnistlabError, match="validation is 'none'"):
-        train(config, progress=QUIET, dataset=digits, report=False)
+        train(config, progress=QUIET, dataset=digits)
 
 
 def test_interrupt_stops_after_current_batch(digits) -> None:
@@ -91,7 +91,7 @@ def test_interrupt_stops_after_current_batch(digits) -> None:
     data = to_tensors(digits, flat=True)
     stop = StopFlag()
     stop.requested = True
-    result = fit(net, data, make_optimizer("adam", net.parameters()), epochs=5, batch_size=32, stop=stop)
+    result = fit(net, data, Optimization(make_optimizer("adam", net.parameters())), epochs=5, batch_size=32, callbacks=[stop])
     assert result.status == "interrupted" and len(result.history) == 1
 
 
@@ -109,9 +109,9 @@ def test_augmentation_moves_pixels_but_keeps_shape() -> None:
 
 def test_training_with_augmentation_sees_warped_images(tmp_path: Path, mnist) -> None:
     config = TrainConfig(name="aug", model="cnn", epochs=1, limit=256, augment={}, optimizer="adam", batch_size=128)
-    warped = train(config, out=tmp_path / "warped", progress=QUIET, dataset=mnist, report=False)
+    warped = train(config, out=tmp_path / "warped", progress=QUIET, dataset=mnist)
     plain = train(TrainConfig(**{**config.to_dict(), "augment": None}),
-                  out=tmp_path / "plain", progress=QUIET, dataset=mnist, report=False)
+                  out=tmp_path / "plain", progress=QUIET, dataset=mnist)
     assert warped.config.augment == AUGMENT_DEFAULTS and plain.config.augment is None
     # same seed, same batches: only the warp can make the first epoch's loss differ
     assert warped.history[0]["loss"] != pytest.approx(plain.history[0]["loss"], abs=1e-6)
@@ -175,7 +175,7 @@ def test_frozen_layers_stay_fixed_in_training(tmp_path: Path, mnist) -> None:
     frozen = {"type": "conv2d", "filters": 4, "kernel_size": 4, "strides": 2, "activation": "relu", "trainable": False}
     model = [frozen, {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}]
     config = TrainConfig(name="frozen", model=model, optimizer="adam", epochs=2, limit=3000, seed=3)
-    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=mnist, report=False)
+    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=mnist)
     torch.manual_seed(3)
     initial = build_model(model)
     assert torch.equal(run.network.layers[0][0].weight, initial.layers[0][0].weight)
@@ -188,7 +188,7 @@ def test_a_frozen_pca_stem_holds_its_training_images_principal_directions(tmp_pa
             "kernel_initializer": "pca"}
     model = [stem, {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}]
     config = TrainConfig(name="pca", model=model, optimizer="adam", epochs=1, limit=3000, seed=0)
-    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=mnist, report=False)
+    run = train(config, out=tmp_path / "run", progress=QUIET, dataset=mnist)
     conv = run.network.layers[0][0]
     images = prepare_images(mnist.x_train[:3000], mnist.max_value, flat=False)
     assert torch.allclose(conv.weight, pca_filters(images, conv), atol=1e-6) and not conv.bias.any()
@@ -202,7 +202,7 @@ def test_a_model_with_every_layer_frozen_is_refused(mnist) -> None:
     frozen = {"type": "conv2d", "filters": 4, "kernel_size": 4, "strides": 2, "activation": "relu", "trainable": False}
     model = [frozen, {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax", "trainable": False}]
     with pytest.raises(MnistlabError, match="every layer of the model is frozen"):
-        train(TrainConfig(name="frozen", model=model, epochs=1, limit=500), progress=QUIET, dataset=mnist, report=False)
+        train(TrainConfig(name="frozen", model=model, epochs=1, limit=500), progress=QUIET, dataset=mnist)
 
 
 def test_bf16_validation_agrees_with_fp32(mnist) -> None:
@@ -210,7 +210,7 @@ def test_bf16_validation_agrees_with_fp32(mnist) -> None:
     network = build_model("cnn").to(memory_format=torch.channels_last)
     data = to_tensors(mnist, flat=False, validation="none", seed=0, device=resolve_device("cpu"))
     data.x_train, data.y_train = data.x_train[:6000], data.y_train[:6000]
-    fit(network, data, make_optimizer("adam", network.parameters()), 1, 128)
+    fit(network, data, Optimization(make_optimizer("adam", network.parameters())), 1, 128)
     x, y = data.x_test[:2000], data.y_test[:2000]
     loss32, accuracy32 = evaluate_tensors(network, x, y)
     loss16, accuracy16 = evaluate_tensors(network, x, y, autocast=torch.bfloat16)
@@ -238,7 +238,7 @@ def test_one_flat_parameter_buffer_trains_exactly_as_separate_tensors(mnist, opt
         torch.manual_seed(0)
         network = build_model("cnn").to(memory_format=torch.channels_last)
         params = list(network.parameters())
-        fit(network, data, make_optimizer(optimizer, [flatten_parameters(params)] if flat else params), epochs=2, batch_size=64)
+        fit(network, data, Optimization(make_optimizer(optimizer, [flatten_parameters(params)] if flat else params)), epochs=2, batch_size=64)
         networks.append(network)
     separate, flat = networks
     for a, b in zip(separate.parameters(), flat.parameters(), strict=True):

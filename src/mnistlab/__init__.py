@@ -7,6 +7,7 @@ The Python API in five calls::
     print(summary(build_model("cnn")))                 # Keras-style table, 93,322 parameters
     run = train(TrainConfig(model="cnn", epochs=5))    # saves runs/<time>-cnn/
     evaluate(run)                                      # {"test_loss": ..., "test_accuracy": ...}
+    train_and_report(TrainConfig(model="cnn"))         # the same, plus decision thresholds and report.html
 
 The names are imported on first use, so that ``import mnistlab`` (and the CLI's ``--help``)
 does not load torch.
@@ -15,8 +16,9 @@ does not load torch.
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import version
 
-__version__ = "0.1.0"
+__version__ = version("mnistlab")  # pyproject.toml's
 
 _HOMES = {
     "TrainConfig": "mnistlab.config",
@@ -24,8 +26,9 @@ _HOMES = {
     "Dataset": "mnistlab.data.dataset",
     "load_dataset": "mnistlab.data.loaders",
     "to_tensors": "mnistlab.data.preprocess",
-    "evaluate": "mnistlab.experiment",
-    "train": "mnistlab.experiment",
+    "evaluate": "mnistlab.evaluation.evaluate",
+    "train_and_report": "mnistlab.workflow",
+    "train": "mnistlab.runs.train",
     "ZOO": "mnistlab.models.zoo",
     "Network": "mnistlab.models.network",
     "build_model": "mnistlab.models.zoo",

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +18,14 @@ from mnistlab.config import TrainConfig, merge
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.preprocess import prepare_images
 from mnistlab.device import cpu_has_amx, cpu_name
-from mnistlab.experiment import train
+from mnistlab.runs.train import train
 from mnistlab.models.dense import Dense
 from mnistlab.models.zoo import build_model
 from mnistlab.native import unavailable_reason
 from mnistlab.predict.engines import OnnxEngine, TorchEngine
 from mnistlab.predict.export import export_onnx
 from mnistlab.runs.store import Run
+from mnistlab.training.callbacks import AfterEachEpoch, Callback
 from mnistlab.training.flat import flatten_parameters
 from mnistlab.training.loop import train_step
 from mnistlab.training.optimizers import OPTIMIZERS, make_optimizer
@@ -45,8 +46,8 @@ def machine(device: torch.device) -> dict:
     }
 
 
-def train_quietly(config: TrainConfig, dataset: Dataset, folder: Path, progress: Progress = QUIET) -> Run:
-    return train(config, out=folder, progress=progress, dataset=dataset, report=False)
+def train_quietly(config: TrainConfig, dataset: Dataset, folder: Path, callbacks: Sequence[Callback] = ()) -> Run:
+    return train(config, out=folder, progress=QUIET, dataset=dataset, callbacks=callbacks)
 
 
 def steady_epoch_seconds(seconds: list[float]) -> float:
@@ -55,22 +56,10 @@ def steady_epoch_seconds(seconds: list[float]) -> float:
     return float(np.median(seconds[1:] if len(seconds) > 1 else seconds))
 
 
-class _AfterEachEpoch(Progress):
-    """Quiet progress that calls ``hook`` after each epoch, once the epoch's time is taken."""
-
-    def __init__(self, hook: Callable[[], object]) -> None:
-        super().__init__(quiet=True)
-        self.hook = hook
-
-    def epoch(self, row: dict) -> None:
-        self.hook()
-
-
 def throughput(config: TrainConfig, dataset: Dataset, folder: Path, after_epoch: Callable[[], object] | None = None) -> dict:
     """Seconds per epoch at steady state (``steady_epoch_seconds``), images/s, test accuracy; ``after_epoch``
     runs between epochs, outside their timing (the Keras reference's epoch, in lockstep)."""
-    progress = QUIET if after_epoch is None else _AfterEachEpoch(after_epoch)
-    run = train_quietly(merge(config, {"validation": "none"}), dataset, folder, progress)
+    run = train_quietly(merge(config, {"validation": "none"}), dataset, folder, [] if after_epoch is None else [AfterEachEpoch(after_epoch)])
     seconds = [row["seconds"] for row in run.history]
     steady = steady_epoch_seconds(seconds)
     images = run.metrics["dataset"]["train"]

@@ -79,7 +79,7 @@ def run_predict(args: argparse.Namespace) -> int:
 def run_thresholds(args: argparse.Namespace) -> int:
     from mnistlab.data.loaders import load_dataset
     from mnistlab.data.preprocess import prepare_images
-    from mnistlab.predict.calibrate import calibrate_on_dataset
+    from mnistlab.predict.calibrate import calibrate_saved_run
     from mnistlab.predict.decision import RULE_FILE, load_rule, save_rule
     from mnistlab.predict.engines import TorchEngine
     from mnistlab.runs.store import load_run
@@ -88,7 +88,7 @@ def run_thresholds(args: argparse.Namespace) -> int:
     run = load_run(args.run)
     dataset = load_dataset(run.config.dataset, args.data_dir)
     if not (run.path / RULE_FILE).is_file():
-        save_rule(run.path, calibrate_on_dataset(run.network, dataset))
+        save_rule(run.path, calibrate_saved_run(run, dataset))
         rule = load_rule(run.path)
         print(f"Decision thresholds chosen on {rule.thresholds.chosen_on}, saved to {run.path / RULE_FILE}")
     x = prepare_images(dataset.x_test, dataset.max_value, run.network.flat_input).numpy()

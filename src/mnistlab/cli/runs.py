@@ -19,7 +19,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def evaluate_run(args: argparse.Namespace) -> int:
-    from mnistlab.experiment import evaluate
+    from mnistlab.evaluation.evaluate import evaluate
 
     result = evaluate(args.run, data_dir=args.data_dir, device=args.device)
     print(f"Test accuracy: {result['test_accuracy']:.4f} - test loss: {result['test_loss']:.4f} ({result['test']} images)")

@@ -72,7 +72,7 @@ def base_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def run_training(args: argparse.Namespace) -> int:
-    from mnistlab.experiment import train
+    from mnistlab.workflow import train_and_report
     from mnistlab.training.progress import Progress
 
     overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.metadata["flag"]}
@@ -85,7 +85,7 @@ def run_training(args: argparse.Namespace) -> int:
         overrides["early_stopping"] = stopping | ({"monitor": args.monitor} if args.monitor else {})
     config = merge(base_config(args), overrides)
     progress = Progress(quiet=args.quiet)
-    run = train(config, data_dir=args.data_dir, out=args.out, runs_dir=args.runs_dir, progress=progress)
+    run = train_and_report(config, data_dir=args.data_dir, out=args.out, runs_dir=args.runs_dir, progress=progress)
     if args.quiet:
         print(f"Test accuracy: {run.metrics['test_accuracy']:.4f} - run saved to {run.path}")
     return EXIT_INTERRUPTED if run.metrics["status"] == "interrupted" else 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,6 +25,12 @@ class Dataset:
     class_names: tuple[str, ...]
     max_value: int = 255
     source: str = ""
+
+    def first(self, limit: int | None) -> "Dataset":
+        """This dataset with only its first ``limit`` training images (all of them for None)."""
+        if limit is None or limit >= len(self.x_train):
+            return self
+        return replace(self, x_train=self.x_train[:limit], y_train=self.y_train[:limit])
 
     def __post_init__(self) -> None:
         for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):

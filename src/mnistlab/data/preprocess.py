@@ -28,6 +28,7 @@ class Tensors:
     y_val: torch.Tensor | None
     x_test: torch.Tensor
     y_test: torch.Tensor
+    image_shape: tuple[int, int]  # (H, W) of one image, however the tensors are shaped
 
 
 def prepare_images(images: np.ndarray, max_value: int, flat: bool, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -71,4 +72,4 @@ def to_tensors(
         x_val_t, y_val_t = images(x_val), labels(y_val)
     else:
         x_val_t = y_val_t = None
-    return Tensors(images(x_train), labels(y_train), x_val_t, y_val_t, x_test, y_test)
+    return Tensors(images(x_train), labels(y_train), x_val_t, y_val_t, x_test, y_test, dataset.image_shape)

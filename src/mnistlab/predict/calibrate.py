@@ -8,15 +8,15 @@ set is never used to choose anything.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from mnistlab.data.dataset import Dataset
-from mnistlab.data.preprocess import prepare_images
+from mnistlab.data.preprocess import to_tensors
 from mnistlab.data.split import stratified_holdout
 from mnistlab.models.network import Network
 from mnistlab.predict.decision import DecisionRule, choose_thresholds, fit_feature_stats
 from mnistlab.predict.engines import TorchEngine
+from mnistlab.runs.store import Run
 
 FIT_IMAGES = 20_000  # training images used for the class means and covariance
 CALIBRATION_IMAGES = 5_000  # training images the thresholds are chosen on when a run has no validation split
@@ -45,7 +45,9 @@ def calibrate_run(
                      f"training images ({len(sample)}, seen in training: the run has no validation split)")
 
 
-def calibrate_on_dataset(network: Network, dataset: Dataset, seed: int = 0) -> DecisionRule:
-    """``calibrate_run`` for a run saved without thresholds: a sample of the dataset's training images."""
-    x_train = prepare_images(dataset.x_train, dataset.max_value, network.flat_input)
-    return calibrate_run(network, x_train, torch.from_numpy(np.asarray(dataset.y_train, dtype=np.int64)), None, None, seed)
+def calibrate_saved_run(run: Run, dataset: Dataset) -> DecisionRule:
+    """``calibrate_run`` for a saved run, with the same training images and validation split it was trained with."""
+    config = run.config
+    data = to_tensors(dataset, run.network.flat_input, config.validation, config.seed)
+    split = isinstance(config.validation, float)  # validation "test" is the test set: never chosen on
+    return calibrate_run(run.network, data.x_train, data.y_train, data.x_val if split else None, data.y_val if split else None, config.seed)

@@ -23,7 +23,8 @@ from mnistlab.config import TrainConfig, merge
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.loaders import load_dataset
 from mnistlab.errors import MnistlabError
-from mnistlab.experiment import sliced, train, versions
+from mnistlab.runs.train import versions
+from mnistlab.workflow import train_and_report
 from mnistlab.keras_reference.environment import HERE, KERAS_REQUIREMENTS, keras_environment, keras_python
 from mnistlab.recipes import Recipe, load_recipe
 from mnistlab.training.progress import Progress
@@ -167,7 +168,7 @@ def reproduce(
             config = done.config(recipe)
             if config.dataset not in datasets:
                 datasets[config.dataset] = load_dataset(config.dataset, data_dir)
-            dataset = sliced(datasets[config.dataset], limit)
+            dataset = datasets[config.dataset].first(limit)
             for seed in seeds:
                 _ours(done, recipe, replace(config, seed=seed), dataset, runs_dir, log)
                 if keras is not None:
@@ -181,7 +182,7 @@ def _ours(done: Reproduction, recipe: Recipe, config: TrainConfig, dataset: Data
         return
     log(f"{recipe.name}, seed {config.seed}: mnistlab ...")
     out = runs_dir / recipe.name / f"seed-{config.seed}"
-    run = train(config, out=out, progress=Progress(quiet=True), dataset=dataset, report=config.seed == done.seeds[0])
+    run = train_and_report(config, out=out, progress=Progress(quiet=True), dataset=dataset, report=config.seed == done.seeds[0])
     last = run.history[-1]
     trial = Trial(
         recipe.name, "mnistlab", config.seed, key, run.metrics["test_accuracy"], run.metrics["test_loss"],

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 import torch
 
 from mnistlab.errors import MnistlabError
+from mnistlab.training.callbacks import Callback
 
 
 @dataclass
-class EarlyStopping:
+class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
     Accuracies are maximized, losses minimized. With ``restore_best_weights`` the network
@@ -36,22 +37,23 @@ class EarlyStopping:
             return value - self.min_delta > self.best
         return value + self.min_delta < self.best
 
-    def update(self, epoch: int, metrics: dict[str, float], network: torch.nn.Module) -> bool:
-        """Record one finished epoch; return True when training should stop."""
-        value = metrics.get(self.monitor)
+    restored: bool = field(default=False, init=False)
+
+    def on_epoch_end(self, row: dict, network: torch.nn.Module) -> str | None:
+        """Record one finished epoch; "early_stopped" once ``monitor`` has not improved for ``patience`` epochs."""
+        value = row.get(self.monitor)
         if value is None:
             raise MnistlabError(f"early stopping monitors '{self.monitor}' but there is no validation data; set validation")
         if self._improved(value):
-            self.best, self.best_epoch, self._wait = value, epoch, 0
+            self.best, self.best_epoch, self._wait = value, row["epoch"], 0
             if self.restore_best_weights:
                 self._best_state = copy.deepcopy(network.state_dict())
-            return False
+            return None
         self._wait += 1
-        return self._wait >= self.patience
+        return "early_stopped" if self._wait >= self.patience else None
 
-    def restore(self, network: torch.nn.Module) -> bool:
-        """Load the best epoch's weights if asked to keep them; True if weights changed."""
+    def on_train_end(self, network: torch.nn.Module) -> None:
+        """Load the best epoch's weights if asked to keep them."""
         if self.restore_best_weights and self._best_state is not None:
             network.load_state_dict(self._best_state)
-            return True
-        return False
+            self.restored = True

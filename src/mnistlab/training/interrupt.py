@@ -7,12 +7,19 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import torch
 
-class StopFlag:
-    """Set by the first Ctrl-C; a second Ctrl-C interrupts at once."""
+from mnistlab.training.callbacks import Callback
+
+
+class StopFlag(Callback):
+    """Set by the first Ctrl-C (a second one interrupts at once); training stops after the current batch."""
 
     def __init__(self) -> None:
         self.requested = False
+
+    def on_batch_end(self, epoch: int, epochs: int, step: int, steps: int, loss_sum: torch.Tensor, seen: int) -> str | None:
+        return "interrupted" if self.requested else None
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -12,9 +12,7 @@ import torch.nn.functional as F
 from mnistlab.data.preprocess import Tensors
 from mnistlab.training.allocator import keep_freed_memory
 from mnistlab.training.augment import Augmentation
-from mnistlab.training.early_stopping import EarlyStopping
-from mnistlab.training.interrupt import StopFlag
-from mnistlab.training.progress import Progress
+from mnistlab.training.callbacks import Callback
 
 
 def reduced_precision(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
@@ -60,42 +58,45 @@ def evaluate_tensors(
 
 
 @dataclass
+class Optimization:
+    """How each batch moves the network: the optimizer and, where set, its per-step schedule, the
+    forward pass's autocast dtype (bf16; weights, gradients and the loss stay fp32) and the
+    on-the-fly augmentation."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+    autocast: torch.dtype | None = None
+    augmentation: Augmentation | None = None
+
+
+@dataclass
 class FitResult:
-    """Per-epoch history rows and how training ended."""
+    """Per-epoch history rows and how training ended: completed, or the reason a callback gave."""
 
     history: list[dict] = field(default_factory=list)
     status: str = "completed"  # completed | early_stopped | interrupted
-    best_epoch: int | None = None
-    restored_best: bool = False
 
 
 def fit(
     network: torch.nn.Module,
     data: Tensors,
-    optimizer: torch.optim.Optimizer,
+    optimization: Optimization,
     epochs: int,
     batch_size: int,
-    augmentation: Augmentation | None = None,
-    image_shape: tuple[int, int] | None = None,
-    early_stopping: EarlyStopping | None = None,
-    progress: Progress | None = None,
-    stop: StopFlag | None = None,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-    autocast: torch.dtype | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> FitResult:
     """Train for ``epochs`` over shuffled batches of ``data.x_train``, validating after each epoch.
 
     Randomness (shuffling, dropout, augmentation) comes from torch's global generator, so
-    seeding it beforehand makes a run repeatable on the same device. ``autocast`` (bf16)
-    runs the forward passes, the per-epoch validation's included, in reduced precision;
-    weights, gradients, optimizer state and the loss stay fp32.
+    seeding it beforehand makes a run repeatable on the same device. ``callbacks`` watch each
+    batch and epoch (training/callbacks.py), and any of them can stop training.
     """
-    progress = progress or Progress(quiet=True)
     keep_freed_memory()
     x, y = data.x_train, data.y_train
     n = len(x)
     steps = (n + batch_size - 1) // batch_size
     result = FitResult()
+    augmentation, autocast = optimization.augmentation, optimization.autocast
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         network.train()
@@ -107,33 +108,27 @@ def fit(
             index = order[step * batch_size : (step + 1) * batch_size]
             xb, yb = x.index_select(0, index), y.index_select(0, index)  # 5x faster than x[index] on CPU
             if augmentation is not None:
-                xb = augmentation(xb.view(len(xb), 1, *image_shape)).view(xb.shape)
-            loss, logits = train_step(network, xb, yb, optimizer, autocast)
-            if scheduler is not None:
-                scheduler.step()
+                xb = augmentation(xb.view(len(xb), 1, *data.image_shape)).view(xb.shape)
+            loss, logits = train_step(network, xb, yb, optimization.optimizer, autocast)
+            if optimization.scheduler is not None:
+                optimization.scheduler.step()
             loss_sum += loss.detach() * len(index)
             correct += (logits.detach().argmax(1) == yb).sum()
             seen += len(index)
-            progress.batch(epoch, epochs, step + 1, steps, loss_sum, seen)
-            if stop is not None and stop.requested:
+            stops = [c.on_batch_end(epoch, epochs, step + 1, steps, loss_sum, seen) for c in callbacks]
+            if any(stops):
+                result.status = next(s for s in stops if s)
                 break
         row = {"epoch": epoch, "loss": loss_sum.item() / seen, "accuracy": correct.item() / seen}
         if data.x_val is not None:
             row["val_loss"], row["val_accuracy"] = evaluate_tensors(network, data.x_val, data.y_val, autocast=autocast)
         row["seconds"] = time.perf_counter() - start
         result.history.append(row)
-        progress.epoch({**row, "epochs": epochs})
-        if stop is not None and stop.requested:
-            result.status = "interrupted"
-            progress.message(f"Interrupted during epoch {epoch}; the run is kept.")
+        stops = [c.on_epoch_end({**row, "epochs": epochs}, network) for c in callbacks]
+        if result.status == "completed" and any(stops):
+            result.status = next(s for s in stops if s)
+        if result.status != "completed":
             break
-        if early_stopping is not None and early_stopping.update(epoch, row, network):
-            result.status = "early_stopped"
-            progress.message(f"Early stopping: {early_stopping.monitor} has not improved since epoch {early_stopping.best_epoch}.")
-            break
-    if early_stopping is not None:
-        result.best_epoch = early_stopping.best_epoch
-        result.restored_best = early_stopping.restore(network)
-        if result.restored_best:
-            progress.message(f"Restored the weights of epoch {result.best_epoch} (best {early_stopping.monitor}).")
+    for callback in callbacks:
+        callback.on_train_end(network)
     return result

@@ -8,6 +8,8 @@ from typing import TextIO
 
 import torch
 
+from mnistlab.training.callbacks import Callback
+
 METRIC_ORDER = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -18,7 +20,7 @@ def format_epoch(row: dict) -> str:
     return " - ".join(parts)
 
 
-class Progress:
+class Progress(Callback):
     """Prints epoch lines; with ``live``, also a bar redrawn at most every 0.2 s.
 
     Only the live bar reads the running loss back from the device, so a non-interactive
@@ -31,9 +33,9 @@ class Progress:
         self.live = (not quiet) and (self.stream.isatty() if live is None else live)
         self._last_draw = 0.0
 
-    def batch(self, epoch: int, epochs: int, step: int, steps: int, loss_sum: torch.Tensor, seen: int) -> None:
+    def on_batch_end(self, epoch: int, epochs: int, step: int, steps: int, loss_sum: torch.Tensor, seen: int) -> str | None:
         if not self.live or (time.monotonic() - self._last_draw < 0.2 and step < steps):
-            return
+            return None
         self._last_draw = time.monotonic()
         width = 30
         filled = width * step // steps
@@ -41,13 +43,14 @@ class Progress:
         loss = loss_sum.item() / max(seen, 1)
         self.stream.write(f"\rEpoch {epoch}/{epochs} [{bar[:width]}] {step}/{steps} - loss: {loss:.4f}")
         self.stream.flush()
+        return None
 
-    def epoch(self, row: dict) -> None:
-        if self.quiet:
-            return
-        prefix = "\r\033[K" if self.live else ""
-        self.stream.write(prefix + format_epoch(row) + "\n")
-        self.stream.flush()
+    def on_epoch_end(self, row: dict, network: torch.nn.Module) -> str | None:
+        if not self.quiet:
+            prefix = "\r\033[K" if self.live else ""
+            self.stream.write(prefix + format_epoch(row) + "\n")
+            self.stream.flush()
+        return None
 
     def message(self, text: str) -> None:
         if not self.quiet:
