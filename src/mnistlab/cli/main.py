@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from mnistlab import __version__
-from mnistlab.cli import bench, data, look, models, predict, recipes, runs, serve, train
+from mnistlab.cli import bench, compare, data, explore, models, predict, recipes, report, runs, serve, train
 from mnistlab.cli.options import EXIT_INTERRUPTED, EXIT_USER_ERROR
 from mnistlab.errors import MnistlabError
 
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mnistlab {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (data, models, train, runs, look, recipes, predict, serve, bench):
+    for module in (data, explore, models, train, runs, report, compare, recipes, predict, serve, bench):
         module.register(commands)
     return parser
 

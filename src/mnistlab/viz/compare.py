@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistlab.atomic import write_text
-from mnistlab.runs.compare import comparison
+from mnistlab.evaluation.compare import comparison
 from mnistlab.tables import csv_table, markdown_table, text_table
 from mnistlab.runs.store import Run
 from mnistlab.viz import html

@@ -1,4 +1,4 @@
-"""``mnistlab explore DATASET``, ``mnistlab report RUN`` and ``mnistlab compare RUN RUN...``."""
+"""``mnistlab explore DATASET``: facts and pictures of a dataset."""
 
 from __future__ import annotations
 
@@ -18,16 +18,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--index", type=int, default=0, help="training image printed as a pixel matrix (default: %(default)s)")
     add_data_dir(parser)
     parser.set_defaults(handler=run_explore)
-
-    report = commands.add_parser("report", help="figures and a self-contained HTML report of a saved run")
-    report.add_argument("run", help="a run folder")
-    add_data_dir(report)
-    report.set_defaults(handler=run_report)
-
-    compare = commands.add_parser("compare", help="compare runs: table with the train-test gap, overlaid curves, HTML")
-    compare.add_argument("runs", nargs="+", help="two or more run folders")
-    compare.add_argument("--out", default="runs/comparison", help="folder for the table, figure and HTML (default: %(default)s)")
-    compare.set_defaults(handler=run_compare)
 
 
 def run_explore(args: argparse.Namespace) -> int:
@@ -54,24 +44,4 @@ def run_explore(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("explore") / Path(dataset.name).name)
     print(f"\nWriting pictures to {out}/")
     explore(dataset, out, seed=args.seed, side=args.grid)
-    return 0
-
-
-def run_report(args: argparse.Namespace) -> int:
-    from mnistlab.data.loaders import load_dataset
-    from mnistlab.runs.store import load_run
-    from mnistlab.viz.report import write_report
-
-    run = load_run(args.run)
-    write_report(run, load_dataset(run.config.dataset, args.data_dir))
-    return 0
-
-
-def run_compare(args: argparse.Namespace) -> int:
-    from mnistlab.runs.store import load_run
-    from mnistlab.viz.compare import write_comparison
-
-    if len(args.runs) < 2:
-        raise MnistlabError("compare needs at least two run folders")
-    write_comparison([load_run(path) for path in args.runs], args.out)
     return 0
