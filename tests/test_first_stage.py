@@ -103,14 +103,16 @@ def fresh_build(monkeypatch: pytest.MonkeyPatch):
     native._load.cache_clear()
 
 
-def test_compiled_once_into_the_cache(fresh_build: pytest.MonkeyPatch, isolated_home: Path) -> None:
+def test_compiled_once_into_the_cache(fresh_build: pytest.MonkeyPatch, isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert native.kernel("first_stage") is not None
+    assert capsys.readouterr().err == f"mnistlab: compiling the native first_stage kernel for this CPU, once, into {isolated_home / 'native'}\n"
     built = list((isolated_home / "native").iterdir())
     assert len(built) == 1 and built[0].name.startswith("first_stage-") and built[0].suffix == ".so"
     stamp = built[0].stat().st_mtime_ns
     native._load.cache_clear()  # as a new process would
     assert native.kernel("first_stage") is not None
     assert list((isolated_home / "native").iterdir()) == built and built[0].stat().st_mtime_ns == stamp
+    assert capsys.readouterr().err == ""  # loading a built kernel says nothing
 
 
 @pytest.mark.parametrize(("cc", "reason"), [
@@ -118,11 +120,13 @@ def test_compiled_once_into_the_cache(fresh_build: pytest.MonkeyPatch, isolated_
     ("cc -DFIRST_STAGE_BROKEN -include /nonexistent.h", "cc -DFIRST_STAGE_BROKEN -include /nonexistent.h failed to compile first_stage.c:"),
 ])
 def test_without_a_working_compiler_the_network_runs_in_torch(
-    fresh_build: pytest.MonkeyPatch, isolated_home: Path, cc: str, reason: str
+    fresh_build: pytest.MonkeyPatch, isolated_home: Path, cc: str, reason: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fresh_build.setenv("CC", cc)
-    assert native.kernel("first_stage") is None
+    assert native.kernel("first_stage") is None and native.kernel("first_stage") is None
     assert native.unavailable_reason("first_stage").startswith(reason)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "unavailable" in line]
+    assert len(notes) == 1 and reason in notes[0] and notes[0].endswith("those layers run in torch")  # said once
     assert not any(p.is_file() for p in (isolated_home / "native").glob("*"))  # nothing half-written
     network = build_model("cnn")
     assert network.fused_first_stage and not usable(torch.rand(1, 1, 28, 28))

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import platform
 from pathlib import Path
 
 import pytest
 import torch
 
 from mnistlab import MnistlabError, TrainConfig, load_dataset, train
-from mnistlab.config import AUGMENT_DEFAULTS
+from mnistlab.config import AUGMENT_DEFAULTS, SPEEDUP_DEFAULTS
 from mnistlab.training.augment import Augmentation
 from mnistlab.training.interrupt import StopFlag
-from mnistlab.training.allocator import keep_freed_memory
 from mnistlab.training.flat import flatten_parameters, unflatten_parameters
 from mnistlab.training.loop import Optimization, evaluate_tensors, fit
 from mnistlab.training.optimizers import make_optimizer
 from mnistlab.training.progress import Progress
 from mnistlab.data.preprocess import prepare_images, to_tensors
-from mnistlab.device import autocast_dtype, cpu_has_amx, resolve_device
+from mnistlab import device
+from mnistlab.device import autocast_dtype, resolve_device
 from mnistlab.models.data_init import pca_filters
 from mnistlab.models.zoo import build_model
 
@@ -218,14 +217,27 @@ def test_bf16_validation_agrees_with_fp32(mnist) -> None:
     assert abs(accuracy16 - accuracy32) <= 0.005 and abs(loss16 - loss32) < 0.02
 
 
-def test_freed_memory_is_kept_where_the_c_library_is_glibc() -> None:
-    assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
+def test_speedups_switched_off_are_off(tmp_path: Path, mnist) -> None:
+    """Each speed-up changes how, never what: switched off, the notebook CNN trains to the same history
+    (float tolerance: the native kernel sums in another order); the resolved config records the switches."""
+    off = dict.fromkeys(SPEEDUP_DEFAULTS, False)
+    histories = []
+    for speedups in (None, off):
+        config = TrainConfig(model="cnn", epochs=1, limit=512, validation="none", precision="fp32", speedups=speedups)
+        run = train(config, out=tmp_path / str(bool(speedups)), progress=QUIET, dataset=mnist)
+        assert run.config.speedups == (off if speedups else SPEEDUP_DEFAULTS)
+        histories.append(run.history[0])
+    assert histories[0]["loss"] == pytest.approx(histories[1]["loss"], rel=1e-4)
 
 
-def test_auto_precision_is_bf16_for_cnns_on_amx_cpus_only() -> None:
+@pytest.mark.parametrize(("flags", "amx"), [("fpu sse avx512f amx_bf16 amx_tile amx_int8", True), ("fpu sse avx2 fma", False)])
+def test_auto_precision_is_bf16_for_cnns_on_amx_cpus_only(monkeypatch: pytest.MonkeyPatch, flags: str, amx: bool) -> None:
+    """/proc/cpuinfo's flags decide: an AMX CPU trains CNNs in bf16, MLPs never (measured slower for the notebooks')."""
+    monkeypatch.setattr(device, "_cpu_info", lambda: ("processor\t: 0", "model name\t: Some CPU", f"flags\t\t: {flags}"))
     cpu = resolve_device("cpu")
-    assert autocast_dtype("auto", cpu, convolutional=True) == (torch.bfloat16 if cpu_has_amx() else None)
-    assert autocast_dtype("auto", cpu, convolutional=False) is None  # measured slower for the notebooks' MLPs
+    assert device.cpu_has_amx() is amx
+    assert autocast_dtype("auto", cpu, convolutional=True) == (torch.bfloat16 if amx else None)
+    assert autocast_dtype("auto", cpu, convolutional=False) is None
     assert autocast_dtype("fp32", cpu) is None and autocast_dtype("bf16", cpu, convolutional=False) == torch.bfloat16
 
 

@@ -29,6 +29,8 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 # The batch-norm notebook's (003) ImageDataGenerator ranges: degrees, fractions of a side, degrees, scale.
 AUGMENT_DEFAULTS: dict[str, float] = {"rotation": 8.0, "shift": 0.08, "shear": 0.3, "zoom": 0.08}
+# The CPU speed-ups (speedups.py), each on unless a run switches it off; docs/benchmarks.md has each one's gain.
+SPEEDUP_DEFAULTS: dict[str, bool] = {"native_first_stage": True, "flat_parameters": True, "keep_freed_memory": True, "fp32_small_dense": True}
 # Keras's EarlyStopping defaults, except the monitor: Keras watches val_loss too.
 EARLY_STOPPING_DEFAULTS: dict[str, Any] = {"monitor": "val_loss", "patience": 0, "min_delta": 0.0, "restore_best_weights": False}
 
@@ -56,6 +58,7 @@ class TrainConfig:
     limit: int | None = field(default=None, metadata=_help("train on the first N training images only (quick tries)"))
     augment: dict | None = field(default=None, metadata=_help("ranges of on-the-fly augmentation; {} for notebook 003's", flag=False))
     early_stopping: dict | None = field(default=None, metadata=_help("monitor, patience, min_delta, restore_best_weights", flag=False))
+    speedups: dict | None = field(default=None, metadata=_help("speed-ups to switch off, e.g. {native_first_stage = false}", flag=False))
 
     def __post_init__(self) -> None:
         _one_of("optimizer", self.optimizer, tuple(OPTIMIZER_DEFAULTS))
@@ -82,6 +85,8 @@ class TrainConfig:
             _one_of("early_stopping monitor", stopping["monitor"], MONITORS)
             if stopping["patience"] < 0 or stopping["min_delta"] < 0:
                 raise MnistlabError("early stopping needs patience >= 0 and min_delta >= 0")
+        if self.speedups is not None:
+            _table("speedups", self.speedups, SPEEDUP_DEFAULTS)
 
     def resolved(self) -> "TrainConfig":
         """This config with every default filled in: the values a run actually uses."""
@@ -89,7 +94,8 @@ class TrainConfig:
         lr = self.lr if self.lr is not None else OPTIMIZER_DEFAULTS[self.optimizer]["lr"]
         augment = None if self.augment is None else _table("augment", self.augment, AUGMENT_DEFAULTS)
         stopping = None if self.early_stopping is None else _table("early_stopping", self.early_stopping, EARLY_STOPPING_DEFAULTS)
-        return replace(self, name=name, lr=lr, augment=augment, early_stopping=stopping)
+        speedups = _table("speedups", self.speedups or {}, SPEEDUP_DEFAULTS)
+        return replace(self, name=name, lr=lr, augment=augment, early_stopping=stopping, speedups=speedups)
 
     def to_dict(self) -> dict:
         return asdict(self)

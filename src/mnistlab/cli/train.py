@@ -13,7 +13,9 @@ from dataclasses import fields
 from pathlib import Path
 
 from mnistlab.cli.options import EXIT_INTERRUPTED, add_data_dir
-from mnistlab.config import DEVICES, EARLY_STOPPING_DEFAULTS, MONITORS, OPTIMIZER_DEFAULTS, PRECISIONS, SCHEDULES, TrainConfig, merge
+from mnistlab.config import (
+    DEVICES, EARLY_STOPPING_DEFAULTS, MONITORS, OPTIMIZER_DEFAULTS, PRECISIONS, SCHEDULES, SPEEDUP_DEFAULTS, TrainConfig, merge,
+)
 from mnistlab.errors import MnistlabError
 
 CHOICES = {"optimizer": tuple(OPTIMIZER_DEFAULTS), "schedule": SCHEDULES, "device": DEVICES, "precision": PRECISIONS}
@@ -46,6 +48,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--patience", type=int, help="early stopping: epochs without improvement before stopping")
     parser.add_argument("--monitor", choices=MONITORS, help=f"early stopping: what to watch (default: {EARLY_STOPPING_DEFAULTS['monitor']})")
     parser.add_argument("--restore-best", action="store_true", help="early stopping: end with the best epoch's weights")
+    parser.add_argument("--no-speedup", action="append", choices=tuple(SPEEDUP_DEFAULTS), metavar="NAME",
+                        help=f"switch a CPU speed-up off (repeatable): {', '.join(SPEEDUP_DEFAULTS)}")
     parser.add_argument("--out", help="run folder to write (default: RUNS_DIR/<time>-<name>)")
     parser.add_argument("--runs-dir", default="runs", help="where new run folders go (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="print only the final line")
@@ -83,6 +87,8 @@ def run_training(args: argparse.Namespace) -> int:
     if args.patience is not None:
         stopping = {"patience": args.patience, "restore_best_weights": args.restore_best}
         overrides["early_stopping"] = stopping | ({"monitor": args.monitor} if args.monitor else {})
+    if args.no_speedup:
+        overrides["speedups"] = dict.fromkeys(args.no_speedup, False)
     config = merge(base_config(args), overrides)
     progress = Progress(quiet=args.quiet)
     run = train_and_report(config, data_dir=args.data_dir, out=args.out, runs_dir=args.runs_dir, progress=progress)

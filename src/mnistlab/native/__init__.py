@@ -4,8 +4,9 @@ A kernel is built once per source, compiler and CPU, for that CPU (``-march=nati
 ``MNISTLAB_HOME/native/`` (written to a temporary file, then renamed), and loaded with ctypes.
 It uses OpenMP; with torch imported first, it shares torch's OpenMP runtime and thread count.
 
-Where no compiler works, or ``MNISTLAB_NATIVE=0`` turns them off, the kernels are unavailable
-and callers use their torch path; ``unavailable_reason`` says why.
+Compiling says so in one line on stderr; where no compiler works, the kernels are unavailable,
+callers use their torch path, and one line on stderr says so (``unavailable_reason`` says why
+too). ``MNISTLAB_NATIVE=0`` turns them off, silently; so does a run's ``speedups``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hashlib
 import os
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import torch  # noqa: F401  (loaded first, so the kernels link to torch's OpenMP runtime)
@@ -39,6 +41,7 @@ def _build(name: str) -> Path:
     key = hashlib.sha256("\0".join([source.read_text(encoding="utf-8"), *compiler, *FLAGS, cpu_identity()]).encode()).hexdigest()
     library = home_dir() / "native" / f"{name}-{key[:16]}.so"
     if not library.exists():
+        print(f"mnistlab: compiling the native {name} kernel for this CPU, once, into {library.parent}", file=sys.stderr, flush=True)
         with atomic_path(library) as tmp:
             try:
                 result = subprocess.run([*compiler, *FLAGS, str(source), "-o", str(tmp)], capture_output=True, text=True)
@@ -58,6 +61,7 @@ def _load(name: str) -> ctypes.CDLL | str:
     try:
         return ctypes.CDLL(str(_build(name)))
     except OSError as error:
+        print(f"mnistlab: note: the native {name} kernel is unavailable ({error}); those layers run in torch", file=sys.stderr, flush=True)
         return str(error)
 
 

@@ -21,10 +21,10 @@ from mnistlab.models.data_init import initialize_from_data
 from mnistlab.models.summary import count_params
 from mnistlab.models.zoo import build_model
 from mnistlab.runs.store import Run, load_run, new_run_dir, save_run
+from mnistlab.speedups import prepare
 from mnistlab.training.augment import Augmentation
 from mnistlab.training.callbacks import Callback
 from mnistlab.training.early_stopping import EarlyStopping
-from mnistlab.training.flat import flatten_parameters, unflatten_parameters
 from mnistlab.training.interrupt import graceful_interrupt
 from mnistlab.training.loop import Optimization, evaluate_tensors, fit
 from mnistlab.training.optimizers import make_optimizer, make_schedule
@@ -72,10 +72,10 @@ def train(
     start = time.perf_counter()
     initialize_from_data(network, data.x_train)
     setup_seconds = time.perf_counter() - start
-    trainable = [p for p in network.parameters() if p.requires_grad]
-    if not trainable:
+    if not any(p.requires_grad for p in network.parameters()):
         raise MnistlabError("every layer of the model is frozen (trainable = false), so there is nothing to train; make at least one layer trainable")
-    optimizer = make_optimizer(config.optimizer, [flatten_parameters(trainable)], config.lr)
+    prepared = prepare(network, config.speedups)
+    optimizer = make_optimizer(config.optimizer, prepared.optimized, config.lr)
     steps = (len(data.x_train) + config.batch_size - 1) // config.batch_size
     optimization = Optimization(
         optimizer, make_schedule(config.schedule, optimizer, config.epochs * steps),
@@ -97,7 +97,7 @@ def train(
         progress.message(f"Early stopping: {stopper.monitor} has not improved since epoch {stopper.best_epoch}.")
     if stopper is not None and stopper.restored:
         progress.message(f"Restored the weights of epoch {stopper.best_epoch} (best {stopper.monitor}).")
-    unflatten_parameters(trainable)
+    prepared.release()
     train_loss, train_accuracy = evaluate_tensors(network, data.x_train, data.y_train)
     test_loss, test_accuracy = evaluate_tensors(network, data.x_test, data.y_test)
     params = count_params(network)

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 
 from mnistlab.data.preprocess import Tensors
-from mnistlab.training.allocator import keep_freed_memory
 from mnistlab.training.augment import Augmentation
 from mnistlab.training.callbacks import Callback
 
@@ -91,7 +90,6 @@ def fit(
     seeding it beforehand makes a run repeatable on the same device. ``callbacks`` watch each
     batch and epoch (training/callbacks.py), and any of them can stop training.
     """
-    keep_freed_memory()
     x, y = data.x_train, data.y_train
     n = len(x)
     steps = (n + batch_size - 1) // batch_size
