@@ -7,6 +7,7 @@ Every subcommand module has ``register(subparsers)`` that adds its parser with a
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from mnistlab import __version__
@@ -28,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.command_line = "mnistlab " + shlex.join(argv)  # as typed, for the reports that record what made them
     try:
         return args.handler(args)
     except (MnistlabError, OSError) as exc:  # OSError: a file that cannot be read or written

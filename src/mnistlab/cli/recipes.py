@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -28,6 +26,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--keras", action="store_true",
                         help="also train the notebook's own Keras code with the same data and seeds (in its own environment, created on first use)")
     parser.add_argument("--fresh", action="store_true", help="retrain everything instead of reusing saved trainings")
+    parser.add_argument("--no-train", dest="train", action="store_false",
+                        help="train nothing: write the report from the trainings already saved (a long run's progress so far)")
     parser.add_argument("--table", default="runs/reproduction.md", help="Markdown report to write; its .json twin holds every training (default: %(default)s)")
     parser.add_argument("--runs-dir", default="runs/reproduce", help="where our runs go, RUNS_DIR/<recipe>/seed-<n> (default: %(default)s)")
     parser.add_argument("--epochs", type=int, help="a quick try: at most this many epochs for every recipe")
@@ -72,16 +72,20 @@ def run_reproduce(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise MnistlabError(f"--seeds must be a positive integer, got {args.seeds}")
+    if args.fresh and not args.train:
+        raise MnistlabError("--fresh discards the saved trainings and --no-train trains none: give one of them")
     asked = chosen_recipes(args.names, args.notebook)
     table = Path(args.table)
-    command = "mnistlab " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "mnistlab reproduce"
+    command = args.command_line
     machine = f"{cpu_name()} ({torch.get_num_threads()} threads), torch {torch.__version__}"
     started = time.perf_counter()
     done = reproduce(
         asked, list(range(args.seeds)), table.with_suffix(".json"), Path(args.runs_dir), data_dir=args.data_dir,
         device=args.device, keras=default_keras_side() if args.keras else None, fresh=args.fresh,
-        epochs=args.epochs, limit=args.limit, header={"command": command, "machine": machine},
+        epochs=args.epochs, limit=args.limit, header={"command": command, "machine": machine}, train=args.train,
     )
+    if not args.train:  # the report describes the run that made the trainings
+        command, machine = done.store.saved_header.get("command", command), done.store.saved_header.get("machine", machine)
     save_report(done, asked, table, command, machine)
     print()
     print(text_report(done, asked))

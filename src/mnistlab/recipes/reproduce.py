@@ -66,10 +66,12 @@ class TrialStore:
     def __init__(self, path: Path, header: dict, fresh: bool = False) -> None:
         self.path, self.header = path, header
         self.trials: list[Trial] = []
+        self.saved_header: dict = {}  # the header the file was last written with
         if path.is_file() and not fresh:
             try:
                 saved = json.loads(path.read_text(encoding="utf-8"))
                 self.trials = [Trial(**t) for t in saved.get("trials", [])]
+                self.saved_header = {k: v for k, v in saved.items() if k != "trials"}
             except (json.JSONDecodeError, TypeError, AttributeError) as exc:
                 raise MnistlabError(f"{path} is not a reproduction results file ({exc}); move it away or pass --fresh") from None
 
@@ -152,17 +154,21 @@ def reproduce(
     epochs: int | None = None,
     limit: int | None = None,
     header: dict | None = None,
+    train: bool = True,
     log: Callable[[str], None] = print,
 ) -> Reproduction:
     """Train every recipe (an exercise: its members) for every seed, ours then Keras's, seed by seed.
 
     ``epochs`` and ``limit`` shorten every training for a quick try; their trials are kept apart
     from full ones (the settings differ). ``header`` is saved at the top of the results file.
+    Without ``train`` nothing is trained: the reproduction holds what the results file has.
     """
     store = TrialStore(results, {**(header or {}), "versions": versions()}, fresh)
     overrides = {"device": device, "epochs": epochs, "limit": limit}
     done = Reproduction(store, trained_recipes(recipes), seeds, {k: v for k, v in overrides.items() if v is not None}, {f: 0.0 for f in FRAMEWORKS})
     datasets: dict[str, Dataset] = {}
+    if not train:
+        return done
     with tempfile.TemporaryDirectory() as tmp:
         for recipe in done.recipes:
             config = done.config(recipe)
