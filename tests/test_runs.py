@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mnistlab.config import SPEEDUP_DEFAULTS
 from mnistlab import MnistlabError, TrainConfig, evaluate, list_runs, load_dataset, load_run, train, train_and_report
 from mnistlab.data.preprocess import prepare_images
 from mnistlab.runs.store import RUN_FILES
@@ -80,6 +81,11 @@ def test_no_temporary_files_left(digits_run) -> None:
 
 def test_run_replays_from_its_config(digits_run, tmp_path: Path) -> None:
     run, dataset = digits_run
-    replay = train(TrainConfig.from_dict(json.loads((run.path / "config.json").read_text())), out=tmp_path / "replay",
+    saved = json.loads((run.path / "config.json").read_text())
+    assert (saved["lr"], saved["peak_lr"], saved["early_stopping"]) == (0.001, None, None)  # adam's lr, as used
+    assert TrainConfig(schedule="onecycle", optimizer="adam").resolved().to_dict() == {
+        **TrainConfig(schedule="onecycle", optimizer="adam").to_dict(), "name": "cnn", "lr": None, "peak_lr": 0.001,
+        "speedups": SPEEDUP_DEFAULTS}
+    replay = train(TrainConfig.from_dict(saved), out=tmp_path / "replay",
                    progress=Progress(quiet=True), dataset=dataset)
     assert replay.history == [{**r, "seconds": replay.history[i]["seconds"]} for i, r in enumerate(run.history)]

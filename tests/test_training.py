@@ -149,6 +149,8 @@ def test_optimizers_match_keras_updates(name: str) -> None:
     ("values", "message"),
     [
         ({"optimizer": "adagrad"}, "optimizer must be one of sgd, rmsprop, adam"),
+        ({"schedule": "onecycle", "lr": 0.01}, "give its peak as peak_lr"),
+        ({"peak_lr": 0.01}, "with a constant schedule give lr"),
         ({"epochs": 0}, "epochs must be a positive integer"),
         ({"validation": "half"}, "validation must be"),
         ({"device": "tpu"}, "device must be"),

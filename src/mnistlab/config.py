@@ -47,8 +47,9 @@ class TrainConfig:
     dataset: str = field(default="mnist", metadata=_help("mnist, fashion-mnist, digits, or a folder / .csv / .npz"))
     model: str | list = field(default="cnn", metadata=_help("a model name from `mnistlab models` (a recipe may give a list of layer tables)"))
     optimizer: str = field(default="rmsprop", metadata=_help("sgd, rmsprop or adam, with Keras's defaults and update rules"))
-    lr: float | None = field(default=None, metadata=_help("learning rate (default: the optimizer's Keras default); with --schedule onecycle, its peak"))
-    schedule: str = field(default="constant", metadata=_help("constant, or onecycle: warm up to lr over 25%% of the steps, then anneal to ~0"))
+    lr: float | None = field(default=None, metadata=_help("the constant learning rate (default: the optimizer's Keras default)"))
+    schedule: str = field(default="constant", metadata=_help("constant, or onecycle: warm up to peak_lr over 25%% of the steps, then anneal to ~0"))
+    peak_lr: float | None = field(default=None, metadata=_help("with --schedule onecycle, the learning rate at the top of the cycle (default: the optimizer's)"))
     batch_size: int = field(default=64, metadata=_help("images per gradient step"))
     epochs: int = field(default=5, metadata=_help("passes over the training set"))
     validation: str | float = field(default="test", metadata=_help("'test' (as the notebooks), 'none', or a held-out fraction of train such as 0.1"))
@@ -71,8 +72,14 @@ class TrainConfig:
                 raise MnistlabError(f"{key} must be a positive integer, got {value!r}")
         if not _is_int(self.seed) or self.seed < 0:
             raise MnistlabError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if self.lr is not None and (isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or self.lr <= 0):
-            raise MnistlabError(f"lr must be a positive number, got {self.lr!r}")
+        for key in ("lr", "peak_lr"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise MnistlabError(f"{key} must be a positive number, got {value!r}")
+        if self.schedule == "constant" and self.peak_lr is not None:
+            raise MnistlabError("peak_lr is the top of a onecycle schedule; with a constant schedule give lr")
+        if self.schedule == "onecycle" and self.lr is not None:
+            raise MnistlabError("a onecycle schedule has no constant lr; give its peak as peak_lr")
         if not isinstance(self.model, (str, list)):
             raise MnistlabError("model must be a zoo name or a list of layer tables")
         if not isinstance(self.name, str):
@@ -91,11 +98,18 @@ class TrainConfig:
     def resolved(self) -> "TrainConfig":
         """This config with every default filled in: the values a run actually uses."""
         name = self.name or (self.model if isinstance(self.model, str) else "custom-model")
-        lr = self.lr if self.lr is not None else OPTIMIZER_DEFAULTS[self.optimizer]["lr"]
+        default = OPTIMIZER_DEFAULTS[self.optimizer]["lr"]
+        lr = None if self.schedule == "onecycle" else self.lr or default
+        peak_lr = self.peak_lr or default if self.schedule == "onecycle" else None
         augment = None if self.augment is None else _table("augment", self.augment, AUGMENT_DEFAULTS)
         stopping = None if self.early_stopping is None else _table("early_stopping", self.early_stopping, EARLY_STOPPING_DEFAULTS)
         speedups = _table("speedups", self.speedups or {}, SPEEDUP_DEFAULTS)
-        return replace(self, name=name, lr=lr, augment=augment, early_stopping=stopping, speedups=speedups)
+        return replace(self, name=name, lr=lr, peak_lr=peak_lr, augment=augment, early_stopping=stopping, speedups=speedups)
+
+    @property
+    def learning_rate(self) -> float | None:
+        """The optimizer's learning rate: ``lr``, or with a onecycle schedule the peak it starts the cycle from."""
+        return self.peak_lr if self.schedule == "onecycle" else self.lr
 
     def to_dict(self) -> dict:
         return asdict(self)

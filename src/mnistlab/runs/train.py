@@ -75,7 +75,7 @@ def train(
     if not any(p.requires_grad for p in network.parameters()):
         raise MnistlabError("every layer of the model is frozen (trainable = false), so there is nothing to train; make at least one layer trainable")
     prepared = prepare(network, config.speedups)
-    optimizer = make_optimizer(config.optimizer, prepared.optimized, config.lr)
+    optimizer = make_optimizer(config.optimizer, prepared.optimized, config.learning_rate)
     steps = (len(data.x_train) + config.batch_size - 1) // config.batch_size
     optimization = Optimization(
         optimizer, make_schedule(config.schedule, optimizer, config.epochs * steps),
