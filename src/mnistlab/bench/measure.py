@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mnistlab.config import TrainConfig, merge
+from mnistlab.config import OPTIMIZER_DEFAULTS, TrainConfig, merge
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.preprocess import prepare_images
 from mnistlab.device import cpu_has_amx, cpu_name
@@ -28,7 +28,7 @@ from mnistlab.runs.store import Run
 from mnistlab.training.callbacks import AfterEachEpoch, Callback
 from mnistlab.training.flat import flatten_parameters
 from mnistlab.training.loop import train_step
-from mnistlab.training.optimizers import OPTIMIZERS, make_optimizer
+from mnistlab.training.optimizers import make_optimizer
 from mnistlab.training.progress import Progress
 
 QUIET = Progress(quiet=True)
@@ -147,11 +147,11 @@ def peak_memory(recipe: str, limit: int, data_dir: Path) -> float:
 def _step_optimizer(variant: str, params: list[torch.nn.Parameter], flat: bool) -> torch.optim.Optimizer:
     """The notebook's RMSprop (over one flat buffer if ``flat``, as the loop makes it), or the
     optimizer a one-change row tries instead."""
-    if variant == "multi-tensor RMSprop, per tensor":
-        keras = OPTIMIZERS["rmsprop"][1]
+    if variant == "multi-tensor RMSprop, per tensor":  # torch's own implementations, for their speed
+        keras = OPTIMIZER_DEFAULTS["rmsprop"]
         return torch.optim.RMSprop(params, lr=keras["lr"], alpha=keras["rho"], eps=keras["eps"], foreach=True)
     if variant == "adam, fused, per tensor":
-        return torch.optim.Adam(params, **OPTIMIZERS["adam"][1], fused=True)
+        return torch.optim.Adam(params, **OPTIMIZER_DEFAULTS["adam"], fused=True)
     name = "adam" if variant == "adam, flat buffer" else "rmsprop"
     return make_optimizer(name, [flatten_parameters(params)] if flat else params)
 
