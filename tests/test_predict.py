@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +157,11 @@ def test_onnx_matches_torch_on_all_test_images(capsys, cnn_run, mnist, photo_dir
     with_torch = predictions(capsys, str(cnn_run.path), str(photo_dir / "01*"))
     with_onnx = predictions(capsys, str(cnn_run.path), str(photo_dir / "01*"), "--engine", "onnx")
     assert [r["decision"] for r in with_torch] == [r["decision"] for r in with_onnx]
+
+
+def test_thresholds_for_a_run_saved_without_them_come_from_training_images(capsys, cnn_run, data_dir: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(cnn_run.path, tmp_path / "run")
+    (copy / "decision.json").unlink()
+    assert main(["thresholds", str(copy)]) == 0
+    assert "Decision thresholds chosen on training images (5000, seen in training: the run has no validation split)" in capsys.readouterr().out
+    assert json.loads((copy / "decision.json").read_text())["chosen_on"].startswith("training images (5000")

@@ -80,7 +80,7 @@ def run_thresholds(args: argparse.Namespace) -> int:
     from mnistlab.data.loaders import load_dataset
     from mnistlab.data.preprocess import prepare_images
     from mnistlab.predict.calibrate import calibrate_saved_run
-    from mnistlab.predict.decision import RULE_FILE, load_rule, save_rule
+    from mnistlab.predict.decision import RULE_FILE, save_rule
     from mnistlab.predict.engines import TorchEngine
     from mnistlab.runs.store import load_run
     from mnistlab.viz.thresholds import write_threshold_report
@@ -88,8 +88,8 @@ def run_thresholds(args: argparse.Namespace) -> int:
     run = load_run(args.run)
     dataset = load_dataset(run.config.dataset, args.data_dir)
     if not (run.path / RULE_FILE).is_file():
-        save_rule(run.path, calibrate_saved_run(run, dataset))
-        rule = load_rule(run.path)
+        rule = calibrate_saved_run(run, dataset)
+        save_rule(run.path, rule)
         print(f"Decision thresholds chosen on {rule.thresholds.chosen_on}, saved to {run.path / RULE_FILE}")
     x = prepare_images(dataset.x_test, dataset.max_value, run.network.flat_input).numpy()
     probabilities, _ = TorchEngine(run.network).run(x)
@@ -105,7 +105,6 @@ def run_thresholds(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from mnistlab.predict.export import export_onnx
     from mnistlab.runs.store import load_run
-    from mnistlab.viz.thresholds import write_threshold_report
 
     run = load_run(args.run)
     path = export_onnx(run, args.out)

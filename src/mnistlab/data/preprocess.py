@@ -15,7 +15,6 @@ import torch
 from mnistlab.config import parse_validation
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.split import stratified_holdout
-from mnistlab.errors import MnistlabError
 
 
 @dataclass
