@@ -1,11 +1,10 @@
 """The notebook's whole workflow as one call: train a config, choose the run's decision thresholds, write its report.
 
-The CLI's ``train``, ``reproduce`` and the benchmark call this; ``runs.train.train`` alone stops at the saved run.
+The CLI's ``train`` and ``reproduce`` call this; ``runs.train.train`` alone stops at the saved run (the benchmark times that).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from mnistlab.config import TrainConfig
@@ -15,7 +14,6 @@ from mnistlab.predict.calibrate import calibrate_saved_run
 from mnistlab.predict.decision import save_rule
 from mnistlab.runs.store import Run
 from mnistlab.runs.train import train
-from mnistlab.training.callbacks import Callback
 from mnistlab.training.progress import Progress
 from mnistlab.viz.report import write_report
 
@@ -27,13 +25,12 @@ def train_and_report(
     runs_dir: str | Path = "runs",
     progress: Progress | None = None,
     dataset: Dataset | None = None,
-    callbacks: Sequence[Callback] = (),
     report: bool = True,
 ) -> Run:
     """``train``, then the run's decision thresholds (``decision.json``) and, with ``report``, its figures and ``report.html``."""
     progress = progress or Progress()
     dataset = dataset or load_dataset(config.dataset, data_dir, show_progress=True)
-    run = train(config, out=out, runs_dir=runs_dir, progress=progress, dataset=dataset, callbacks=callbacks)
+    run = train(config, out=out, runs_dir=runs_dir, progress=progress, dataset=dataset)
     save_rule(run.path, calibrate_saved_run(run, dataset.first(run.config.limit)))
     if report:
         write_report(run, dataset, progress.message)
