@@ -6,6 +6,11 @@ import csv
 import io
 
 
+def fixed(value: float | None, digits: int = 4) -> str:
+    """``value`` with ``digits`` decimals, or an em dash for a figure never measured (a sweep trial's test accuracy)."""
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
 def text_table(headers: list[str], rows: list[list[str]]) -> str:
     """Left-aligned columns separated by two spaces."""
     table = [list(map(str, headers)), *[list(map(str, row)) for row in rows]]

@@ -11,7 +11,7 @@ import shlex
 import sys
 
 from mnistlab import __version__
-from mnistlab.cli import bench, compare, data, explore, models, predict, recipes, report, runs, serve, train
+from mnistlab.cli import bench, compare, data, explore, models, predict, recipes, report, runs, serve, sweep, train
 from mnistlab.cli.options import EXIT_INTERRUPTED, EXIT_USER_ERROR
 from mnistlab.errors import MnistlabError
 
@@ -23,14 +23,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mnistlab {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (data, explore, models, train, runs, report, compare, recipes, predict, serve, bench):
+    for module in (data, explore, models, train, runs, report, compare, recipes, sweep, predict, serve, bench):
         module.register(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(sweep.with_default_subcommand(argv))
     args.command_line = "mnistlab " + shlex.join(argv)  # as typed, for the reports that record what made them
     try:
         return args.handler(args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mnistlab.cli.options import add_data_dir, add_device, print_table
+from mnistlab.tables import fixed
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -39,7 +40,7 @@ def show_runs(args: argparse.Namespace) -> int:
         if m is None:
             rows.append([str(listing.path), "—", "—", "—", "—", "—", "—", f"damaged: {listing.damage}"])
             continue
-        rows.append([str(listing.path), m["dataset"]["name"], f"{m['test_accuracy']:.4f}", f"{m['test_loss']:.4f}",
+        rows.append([str(listing.path), m["dataset"]["name"], fixed(m['test_accuracy']), fixed(m['test_loss']),
                      f"{m['params']:,}", str(m["epochs_run"]), f"{m['seconds']:.1f}", m["status"]])
     print_table(rows, ["run", "dataset", "test acc", "test loss", "params", "epochs", "seconds", "status"])
     return 0

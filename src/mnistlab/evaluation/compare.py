@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mnistlab.runs.store import Run
+from mnistlab.tables import fixed
 
 NUMBER_COLUMNS = ["train acc", "test acc", "train loss", "test loss", "gap (train-test acc)", "params", "seconds"]
 
@@ -35,10 +36,10 @@ def comparison(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
             "Y" if _has_dropout(run) else "N",
             *(_describe(run.config.to_dict()[key]) for key in settings),
             f"{m['train_accuracy']:.4f}",
-            f"{m['test_accuracy']:.4f}",
+            fixed(m['test_accuracy']),
             f"{m['train_loss']:.4f}",
-            f"{m['test_loss']:.4f}",
-            f"{m['train_accuracy'] - m['test_accuracy']:+.4f}",
+            fixed(m['test_loss']),
+            "—" if m['test_accuracy'] is None else f"{m['train_accuracy'] - m['test_accuracy']:+.4f}",
             f"{m['params']:,}",
             f"{m['seconds']:.1f}",
         ])

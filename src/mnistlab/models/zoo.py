@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
@@ -88,11 +89,29 @@ ZOO: dict[str, ZooModel] = {
 }
 
 
+# Any MLP by its name's shape, as the notebooks name theirs: mlp-<units>[-<units>...]-<activation>.
+MLP_NAME = re.compile(r"mlp((?:-[1-9][0-9]{0,4})+)-(relu|tanh|sigmoid)")
+
+
 def zoo_model(name: str) -> ZooModel:
-    try:
+    """A named model: one of the zoo's, or an MLP named by its shape, such as ``mlp-128-64-relu``.
+
+    >>> zoo_model("mlp-128-64-relu").params
+    109386
+    """
+    if name in ZOO:
         return ZOO[name]
-    except KeyError:
-        raise MnistlabError(f"unknown model '{name}'; choose one of {', '.join(ZOO)} (see `mnistlab models`)") from None
+    shape = MLP_NAME.fullmatch(name)
+    if shape is None:
+        raise MnistlabError(
+            f"unknown model '{name}'; choose one of {', '.join(ZOO)} (see `mnistlab models`), "
+            "or name an MLP by its shape, such as mlp-128-64-relu"
+        )
+    widths = [int(w) for w in shape.group(1).strip("-").split("-")]
+    sizes = [28 * 28, *widths, 10]
+    params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    layers = [dense(w, shape.group(2)) for w in widths] + [SOFTMAX_10]
+    return ZooModel(name, f"{'-'.join(map(str, widths))} {shape.group(2)} MLP, named by its shape", layers, params)
 
 
 def input_shape_for(layers: list[dict], image_shape: tuple[int, int], channels: int = 1) -> tuple[int, ...]:

@@ -14,6 +14,7 @@ from mnistlab.atomic import write_with
 from mnistlab.models.network import Network
 from mnistlab.predict.engines import ONNX_FILE
 from mnistlab.runs.store import Run
+from mnistlab.tables import fixed
 
 INPUT_NAME = "images"
 
@@ -64,7 +65,7 @@ def export_onnx(run: Run, out: str | Path | None = None) -> Path:
         "mnistlab_input_contract": input_contract(network),
         "mnistlab_class_names": ",".join(run.class_names),
         "mnistlab_dataset": run.config.dataset,
-        "mnistlab_test_accuracy": f"{run.metrics['test_accuracy']:.4f}",
+        "mnistlab_test_accuracy": fixed(run.metrics['test_accuracy']),
     }
     for key, value in metadata.items():
         entry = model.metadata_props.add()

@@ -5,7 +5,7 @@ A recipe is named after its notebook's file (``000-…`` for ``000_36319545204c0
     description = "..."
     notebook = "000_36319545204c081d.txt"   # the seed notebook the settings come from
     settings_from = "the cells that set them, quoted"
-    kind = "notebook"   # or "speed" (mnistlab's own fast recipes) or "exercise" (below)
+    kind = "notebook"   # or "speed" (mnistlab's own fast recipes), "exercise", "sweep" (below) or "tuned" (a sweep's best)
 
     [train]             # TrainConfig fields: dataset, model, optimizer, epochs, batch_size, ...
 
@@ -23,6 +23,10 @@ An exercise compares recipes in the notebook's own table and has no ``[train]``:
     members = ["004-fashion-mlp", "004-fashion-mlp-dropout"]
     labels = ["N", "Y"]     # each member's row label in that table
     table = "dropout"       # which table: dropout | batch-size
+
+A sweep is a recipe with a ``[sweep]`` table (its search space: sweeps/space.py) whose ``[train]``
+may leave ``$name`` placeholders for the sweep to fill in; ``kind = "sweep"`` marks one that is
+only run by ``mnistlab sweep``. Any other recipe may carry a ``[sweep]`` table too.
 """
 
 from __future__ import annotations
@@ -35,10 +39,10 @@ from mnistlab.config import TrainConfig
 from mnistlab.errors import MnistlabError
 
 RECIPE_DIR = Path(__file__).parent
-KINDS = ("notebook", "speed", "exercise")
+KINDS = ("notebook", "speed", "exercise", "sweep", "tuned")  # tuned: a sweep's best configuration
 SOURCES = ("printed", "prose", "none", "target")
 EXERCISE_TABLES = ("dropout", "batch-size")
-RECIPE_KEYS = {"description", "notebook", "settings_from", "kind", "train", "reference", "members", "labels", "table"}
+RECIPE_KEYS = {"description", "notebook", "settings_from", "kind", "train", "reference", "members", "labels", "table", "sweep"}
 REFERENCE_KEYS = {"test_accuracy", "test_loss", "train_accuracy", "train_loss", "source", "cell", "quote", "reading", "secondary"}
 
 # Recipes named after the notebooks' order in an earlier layout: the old names keep working.
@@ -98,6 +102,7 @@ class Recipe:
     members: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     table: str | None = None
+    sweep: dict | None = None  # the [sweep] table as written, checked by sweeps.space.parse_space
 
     @property
     def notebook_number(self) -> str:
@@ -143,9 +148,14 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         return Recipe(**common, config=None, **_exercise(data, where))
     if "train" not in data:
         raise MnistlabError(f"{where} has no [train] table")
+    sweep = data.get("sweep")
+    if kind == "sweep":
+        if sweep is None:
+            raise MnistlabError(f"{where}: a sweep recipe needs a [sweep] table")
+        return Recipe(**common, config=None, settings=data["train"], sweep=sweep)
     config = TrainConfig.from_dict({"name": path.stem, **data["train"]}, where=f"{where} [train]")
     reference = _reference(data.get("reference", {}), f"{where} [reference]")
-    return Recipe(**common, config=config, reference=reference, settings=data["train"])
+    return Recipe(**common, config=config, reference=reference, settings=data["train"], sweep=sweep)
 
 
 def _check_keys(data: object, allowed: set[str], where: str) -> None:
@@ -204,7 +214,9 @@ def reference_accuracy(recipe: Recipe) -> tuple[float | None, str]:
 
 
 def trainable(recipe: Recipe) -> TrainConfig:
-    """The recipe's config; an exercise has none and says how to run it instead."""
+    """The recipe's config; an exercise or a sweep has none and says how to run it instead."""
+    if recipe.kind == "sweep":
+        raise MnistlabError(f"'{recipe.name}' is a sweep over several settings; run it with `mnistlab sweep {recipe.name}`")
     if recipe.config is None:
         raise MnistlabError(
             f"'{recipe.name}' is an exercise comparing {', '.join(recipe.members)}; "

@@ -22,6 +22,7 @@ from mnistlab.models.summary import count_params
 from mnistlab.models.zoo import build_model
 from mnistlab.runs.store import Run, load_run, new_run_dir, save_run
 from mnistlab.speedups import prepare
+from mnistlab.threads import thread_budget, use_threads
 from mnistlab.training.augment import Augmentation
 from mnistlab.training.callbacks import Callback
 from mnistlab.training.early_stopping import EarlyStopping
@@ -43,11 +44,14 @@ def train(
     progress: Progress | None = None,
     dataset: Dataset | None = None,
     callbacks: Sequence[Callback] = (),
+    test: bool = True,
 ) -> Run:
     """Train ``config`` (resolved: every default filled in) and save the run folder, ``out`` or a new one under ``runs_dir``.
 
     ``progress`` displays the epochs (a quiet one shows nothing); ``callbacks`` watch the
-    training too. Decision thresholds and the report come after, in ``workflow.train_and_report``.
+    training too. Without ``test`` the test set is left unseen (a sweep's trials: only the
+    configuration it picks is tested). The compute threads follow the thread budget
+    (threads.py). Decision thresholds and the report come after, in ``workflow.train_and_report``.
 
     Examples
     --------
@@ -61,6 +65,7 @@ def train(
     config = config.resolved()
     device = resolve_device(config.device)
     dataset = (dataset or load_dataset(config.dataset, data_dir, show_progress=True)).first(config.limit)
+    threads = use_threads(thread_budget())
     seed_everything(config.seed)
     network = build_model(config.model, dataset.image_shape, dataset.num_classes).to(device)
     if not network.flat_input:  # measured: channels-last convolutions are faster on CPU (docs/benchmarks.md)
@@ -99,7 +104,9 @@ def train(
         progress.message(f"Restored the weights of epoch {stopper.best_epoch} (best {stopper.monitor}).")
     prepared.release()
     train_loss, train_accuracy = evaluate_tensors(network, data.x_train, data.y_train)
-    test_loss, test_accuracy = evaluate_tensors(network, data.x_test, data.y_test)
+    test_loss, test_accuracy = evaluate_tensors(network, data.x_test, data.y_test) if test else (None, None)
+    held_out = isinstance(config.validation, float)
+    val_loss, val_accuracy = evaluate_tensors(network, data.x_val, data.y_val) if held_out else (None, None)
     params = count_params(network)
     metrics = {
         "status": result.status,
@@ -107,6 +114,7 @@ def train(
         "train_accuracy": train_accuracy,
         "test_loss": test_loss,
         "test_accuracy": test_accuracy,
+        **({"val_loss": val_loss, "val_accuracy": val_accuracy} if held_out else {}),
         "epochs_run": len(result.history),
         "best_epoch": None if stopper is None else stopper.best_epoch,
         "restored_best_weights": stopper is not None and stopper.restored,
@@ -116,10 +124,12 @@ def train(
         "setup_seconds": setup_seconds,
         "seconds_per_epoch": seconds / max(len(result.history), 1),
         "device": str(device),
+        "threads": threads,
         "dataset": {"name": dataset.name, "train": len(data.x_train), "test": len(data.x_test)},
         "versions": versions(),
     }
     path = Path(out) if out is not None else new_run_dir(runs_dir, config.name)
     save_run(path, config, network.cpu(), result.history, metrics, dataset.class_names)
-    progress.message(f"Test accuracy: {test_accuracy:.4f} - test loss: {test_loss:.4f} - run saved to {path}")
+    final = f"Test accuracy: {test_accuracy:.4f} - test loss: {test_loss:.4f}" if test else f"Validation accuracy: {val_accuracy:.4f}"
+    progress.message(f"{final} - run saved to {path}")
     return load_run(path)

@@ -14,6 +14,7 @@ from mnistlab.runs.store import HISTORY_COLUMNS, Run
 from mnistlab.viz import html
 from mnistlab.viz.canvas import save_png
 from mnistlab.viz.run_figures import confidence_histogram, confusion, curves, gallery
+from mnistlab.tables import fixed
 
 REPORT_FIGURES = ("curves.png", "confusion.png", "correct.png", "mistakes.png", "confidence.png")
 GALLERY_SIZE = 32
@@ -46,8 +47,8 @@ def render_html(run: Run, analysis: Analysis, figures: dict[str, Path]) -> str:
     status = m["status"] + (f", best epoch {m['best_epoch']} restored" if m.get("restored_best_weights") else "")
     body = [
         html.cards([
-            ("test accuracy", f"{m['test_accuracy']:.4f}"),
-            ("test loss", f"{m['test_loss']:.4f}"),
+            ("test accuracy", fixed(m['test_accuracy'])),
+            ("test loss", fixed(m['test_loss'])),
             ("train accuracy", f"{m['train_accuracy']:.4f}"),
             ("parameters", f"{m['params']:,}"),
             ("epochs", str(m["epochs_run"])),
