@@ -6,7 +6,7 @@ less than half its work, because each one's threads wait on the other's at every
 region; with one thread each they do more together than one alone. So:
 
 - K workers sharing a machine (a sweep's ``--workers K``, torchrun's ranks) take ``cores // K``
-  threads each, handed down in ``$MNISTLAB_THREADS``;
+  threads each (handed down in ``$MNISTLAB_THREADS``, or read from torchrun's ``$LOCAL_WORLD_SIZE``);
 - a training on its own takes the cores that are free when it starts (the others' load sampled
   from ``/proc/stat`` over a fifth of a second), at least one;
 - ``$MNISTLAB_THREADS`` (or ``--threads``) set by hand wins over both.
@@ -77,10 +77,13 @@ def share(workers: int) -> int:
 
 
 def thread_budget() -> int:
-    """Threads for a training about to start: ``$MNISTLAB_THREADS``, else the cores others leave free."""
+    """Threads for a training about to start: ``$MNISTLAB_THREADS``, else a share among torchrun's ranks here, else the cores others leave free."""
     requested = requested_threads()
     if requested is not None:
         return requested
+    ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))  # torchrun's processes on this machine
+    if ranks_here > 1:
+        return share(ranks_here)
     cores = usable_cores()
     return max(1, min(cores, round(cores - busy_cores())))
 

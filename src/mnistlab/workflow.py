@@ -14,6 +14,7 @@ from mnistlab.predict.calibrate import calibrate_saved_run
 from mnistlab.predict.decision import save_rule
 from mnistlab.runs.store import Run
 from mnistlab.runs.train import train
+from mnistlab.training.distributed import is_main_process
 from mnistlab.training.progress import Progress
 from mnistlab.viz.report import write_report
 
@@ -27,10 +28,13 @@ def train_and_report(
     dataset: Dataset | None = None,
     report: bool = True,
 ) -> Run:
-    """``train``, then the run's decision thresholds (``decision.json``) and, with ``report``, its figures and ``report.html``."""
+    """``train``, then the run's decision thresholds (``decision.json``) and, with ``report``, its figures and ``report.html``
+    (under torchrun: rank 0's work)."""
     progress = progress or Progress()
     dataset = dataset or load_dataset(config.dataset, data_dir, show_progress=True)
     run = train(config, out=out, runs_dir=runs_dir, progress=progress, dataset=dataset)
+    if not is_main_process():  # under torchrun, rank 0 finishes the run folder
+        return run
     save_rule(run.path, calibrate_saved_run(run, dataset.first(run.config.limit)))
     if report:
         write_report(run, dataset, progress.message)

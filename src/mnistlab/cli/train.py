@@ -52,6 +52,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help=f"switch a CPU speed-up off (repeatable): {', '.join(SPEEDUP_DEFAULTS)}")
     parser.add_argument("--out", help="run folder to write (default: RUNS_DIR/<time>-<name>)")
     parser.add_argument("--runs-dir", default="runs", help="where new run folders go (default: %(default)s)")
+    parser.add_argument("--nproc", type=int, help="train data-parallel in N processes on this machine, launched through torchrun "
+                        "(the same global batch and steps as one process; rank 0 writes the run)")
     parser.add_argument("--quiet", action="store_true", help="print only the final line")
     add_data_dir(parser)
     parser.set_defaults(handler=run_training)
@@ -75,9 +77,33 @@ def base_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig()
 
 
+def launch_with_torchrun(args: argparse.Namespace) -> int:
+    """Run this same command in ``--nproc`` processes under torchrun, each with its share of the cores."""
+    import os
+    import shlex
+    import subprocess
+
+    from mnistlab.threads import THREADS_VARIABLE, share
+
+    argv = shlex.split(args.command_line)[1:]
+    at = next(i for i, word in enumerate(argv) if word == "--nproc" or word.startswith("--nproc="))
+    del argv[at : at + (1 if "=" in argv[at] else 2)]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={args.nproc}", "-m", "mnistlab", *argv]
+    env = {**os.environ, THREADS_VARIABLE: os.environ.get(THREADS_VARIABLE) or str(share(args.nproc))}
+    return subprocess.run(command, env=env).returncode
+
+
 def run_training(args: argparse.Namespace) -> int:
+    import os
+
     from mnistlab.workflow import train_and_report
+    from mnistlab.training.distributed import is_main_process, leave_group
     from mnistlab.training.progress import Progress
+
+    if args.nproc is not None and args.nproc < 1:
+        raise MnistlabError(f"--nproc must be a positive number of processes, got {args.nproc}")
+    if args.nproc and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return launch_with_torchrun(args)
 
     overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.metadata["flag"]}
     if args.augment:
@@ -91,7 +117,13 @@ def run_training(args: argparse.Namespace) -> int:
         overrides["speedups"] = dict.fromkeys(args.no_speedup, False)
     config = merge(base_config(args), overrides)
     progress = Progress(quiet=args.quiet)
-    run = train_and_report(config, data_dir=args.data_dir, out=args.out, runs_dir=args.runs_dir, progress=progress)
+    try:
+        run = train_and_report(config, data_dir=args.data_dir, out=args.out, runs_dir=args.runs_dir, progress=progress)
+        main = is_main_process()
+    finally:
+        leave_group()
+    if not main:  # under torchrun, rank 0 speaks for the run
+        return 0
     if args.quiet:
         print(f"Test accuracy: {run.metrics['test_accuracy']:.4f} - run saved to {run.path}")
     return EXIT_INTERRUPTED if run.metrics["status"] == "interrupted" else 0

@@ -25,6 +25,7 @@ from mnistlab.speedups import prepare
 from mnistlab.threads import thread_budget, use_threads
 from mnistlab.training.augment import Augmentation
 from mnistlab.training.callbacks import Callback
+from mnistlab.training.distributed import barrier, join_from_environment, shared_object
 from mnistlab.training.early_stopping import EarlyStopping
 from mnistlab.training.interrupt import graceful_interrupt
 from mnistlab.training.loop import Optimization, evaluate_tensors, fit
@@ -61,9 +62,11 @@ def train(
     >>> run.config.name, run.config.lr, run.metrics["epochs_run"]
     ('mlp-128-64-32', 0.001, 1)
     """
-    progress = progress or Progress()
     config = config.resolved()
     device = resolve_device(config.device)
+    group = join_from_environment(device.type == "cuda")
+    main = group is None or group.main
+    progress = (progress or Progress()) if main else Progress(quiet=True)
     dataset = (dataset or load_dataset(config.dataset, data_dir, show_progress=True)).first(config.limit)
     threads = use_threads(thread_budget())
     seed_everything(config.seed)
@@ -79,7 +82,8 @@ def train(
     setup_seconds = time.perf_counter() - start
     if not any(p.requires_grad for p in network.parameters()):
         raise MnistlabError("every layer of the model is frozen (trainable = false), so there is nothing to train; make at least one layer trainable")
-    prepared = prepare(network, config.speedups)
+    # Under DDP each parameter keeps its own gradient for DDP's buckets: no flat parameter buffer.
+    prepared = prepare(network, config.speedups if group is None else {**config.speedups, "flat_parameters": False})
     optimizer = make_optimizer(config.optimizer, prepared.optimized, config.learning_rate)
     steps = (len(data.x_train) + config.batch_size - 1) // config.batch_size
     optimization = Optimization(
@@ -92,9 +96,10 @@ def train(
         progress.message(
             f"Training {config.name}: {config.model if isinstance(config.model, str) else 'custom model'} "
             f"on {dataset.name} ({len(data.x_train)} images) with {config.optimizer}, {config.epochs} epochs, device {device}"
+            + (f", {group.world} processes" if group else "")
         )
         watchers = [progress, stop, *([stopper] if stopper else []), *callbacks]
-        result = fit(network, data, optimization, config.epochs, config.batch_size, watchers)
+        result = fit(network, data, optimization, config.epochs, config.batch_size, watchers, group)
     seconds = setup_seconds + time.perf_counter() - start
     if result.status == "interrupted":
         progress.message(f"Interrupted during epoch {len(result.history)}; the run is kept.")
@@ -125,11 +130,15 @@ def train(
         "seconds_per_epoch": seconds / max(len(result.history), 1),
         "device": str(device),
         "threads": threads,
+        "processes": group.world if group else 1,
         "dataset": {"name": dataset.name, "train": len(data.x_train), "test": len(data.x_test)},
         "versions": versions(),
     }
-    path = Path(out) if out is not None else new_run_dir(runs_dir, config.name)
-    save_run(path, config, network.cpu(), result.history, metrics, dataset.class_names)
+    chosen = (Path(out) if out is not None else new_run_dir(runs_dir, config.name)) if main else None
+    path = shared_object(chosen, group)
+    if main:
+        save_run(path, config, network.cpu(), result.history, metrics, dataset.class_names)
+    barrier(group)
     final = f"Test accuracy: {test_accuracy:.4f} - test loss: {test_loss:.4f}" if test else f"Validation accuracy: {val_accuracy:.4f}"
     progress.message(f"{final} - run saved to {path}")
     return load_run(path)
