@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import statistics
 import sys
@@ -23,6 +24,7 @@ from mnistlab.keras_reference.environment import HERE, Lockstep, keras_environme
 from mnistlab.recipes import load_recipe
 from mnistlab.runs.store import load_run
 from mnistlab.tables import markdown_table
+from mnistlab.threads import THREADS_VARIABLE, usable_cores
 
 TARGETS = (0.99, 0.995)
 TTA_RECIPES = ("fast-99", "fast-995", "001-cnn")
@@ -41,7 +43,8 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 
 def run_benchmark(quick: bool, device: str, data_dir: str | None, keras: bool, out: Path, log: Callable[[str], None] = print) -> dict:
-    """Measure, then write ``out`` (Markdown) and its JSON twin."""
+    """Measure, then write ``out`` (Markdown) and its JSON twin (every training on all the cores: no thread budget)."""
+    os.environ.setdefault(THREADS_VARIABLE, str(usable_cores()))
     target = resolve_device(device)
     dataset = load_dataset("mnist", data_dir)
     folder = locate(MNIST, data_dir)[MNIST.train_images.name].parent

@@ -101,7 +101,7 @@ def run_sweep(
         work(name, backend, sweeps_dir, data_dir, timeout, say)
     else:
         command = worker_command(name, where, sweeps_dir, data_dir, heartbeat, timeout)
-        env = {**os.environ, THREADS_VARIABLE: str(share(workers))}
+        env = {**os.environ, THREADS_VARIABLE: os.environ.get(THREADS_VARIABLE) or str(share(workers))}
         processes = [subprocess.Popen(command, env=env) for _ in range(workers)]
         codes = [p.wait() for p in processes]
         for number, code in enumerate(codes):
