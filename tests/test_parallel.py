@@ -53,7 +53,7 @@ def test_two_processes_train_the_same_model_as_one(tmp_path: Path) -> None:
     train(tmp_path / "two", "--nproc", "2")
     one, two = load_run(tmp_path / "one"), load_run(tmp_path / "two")
     assert (one.metrics["processes"], two.metrics["processes"]) == (1, 2)
-    assert two.metrics["threads"] == share(2)
+    assert two.metrics["threads"] == [share(2)]
     for (name, a), (_, b) in zip(one.network.state_dict().items(), two.network.state_dict().items()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5, msg=name)
     for a, b in zip(one.history, two.history):

@@ -21,6 +21,7 @@ from mnistlab.runs.store import RUN_FILES, load_run
 from mnistlab.sweeps import space_of
 from mnistlab.sweeps.space import parse_space
 from mnistlab.sweeps.study import ReportToTrial, open_storage
+from browser import open_page
 from postgres import postgres_server
 
 SETTINGS = {"dataset": "digits", "model": "mlp-$width-relu", "optimizer": "adam", "epochs": 2}
@@ -114,21 +115,33 @@ def test_sweep_with_two_workers_on_a_journal_file_then_resume_and_report(tmp_pat
         run = load_run(trial.user_attrs["run"])
         assert run.metrics["test_accuracy"] is None  # a trial never sees the test set
         assert run.metrics["val_accuracy"] == pytest.approx(trial.value)
-        assert run.config.validation == 0.1 and run.metrics["threads"] == 1  # 2 workers on 2 cores: 1 thread each
+        assert run.config.validation == 0.1 and run.metrics["threads"] == [1]  # 2 workers on 2 cores: 1 thread each
     best = max(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: t.value)
     assert list(study.user_attrs["tested"]) == [str(best.number)]  # the test set evaluated once, for the best
     assert f"best: trial {best.number}" in out
     recipe_path = sweeps / "digits-sweep" / "best.toml"
     tuned = load_recipe(recipe_path)
     assert tuned.kind == "tuned" and tuned.config.model == f"mlp-{best.params['width']}-relu"
-    page = (sweeps / "digits-sweep" / "report.html").read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") == 3 and "Parameter importances" in page
+    check = open_page((sweeps / "digits-sweep" / "report.html").as_uri(), tmp_path / "sweep.png")  # a real Chromium
+    assert check.console_errors == [] and check.page_errors == []
+    assert check.section_ids == ["trials", "optimization-history", "parallel-coordinates", "parameter-importances", "best"]
+    assert len(check.images) == 3 and all(img["complete"] and img["width"] >= 400 for img in check.images), check.images
     # Resume by name: the same study, asked for more trials, runs only the missing ones.
     code, out, err = run_cli(capsys, "sweep", "--study", "digits-sweep", "--trials", "6", "--sweeps-dir", str(sweeps))
     assert code == 0, err
     assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) >= 6
     code, out, _ = run_cli(capsys, "sweep", "report", "digits-sweep", "--sweeps-dir", str(sweeps))
     assert code == 0 and "trials finished" in out
+
+
+def test_a_grid_shared_by_two_workers_runs_each_point_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = sweep_file(tmp_path, "width = [8, 16, 32, 64]", sweep="prune = false")
+    code, _, err = run_cli(capsys, "sweep", str(recipe), "--workers", "2", "--sweeps-dir", str(tmp_path / "sweeps"))
+    assert code == 0, err
+    study = optuna.load_study(study_name="digits-sweep", storage=open_storage(None, tmp_path / "sweeps" / "digits-sweep", 10))
+    assert sorted(t.params["width"] for t in study.get_trials()) == [8, 16, 32, 64]
+    code, _, err = run_cli(capsys, "sweep", "--study", "digits-sweep", "--trials", "5", "--sweeps-dir", str(tmp_path / "sweeps"))
+    assert code == 2 and "a grid of 4 points" in err
 
 
 def test_bad_sweep_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -40,6 +40,7 @@ _HOMES = {
     "Run": "mnistlab.runs.store",
     "list_runs": "mnistlab.runs.store",
     "load_run": "mnistlab.runs.store",
+    "run_sweep": "mnistlab.sweeps",
 }
 __all__ = sorted(_HOMES)
 

@@ -8,8 +8,13 @@ region; with one thread each they do more together than one alone. So:
 - K workers sharing a machine (a sweep's ``--workers K``, torchrun's ranks) take ``cores // K``
   threads each (handed down in ``$MNISTLAB_THREADS``, or read from torchrun's ``$LOCAL_WORLD_SIZE``);
 - a training on its own takes the cores that are free when it starts (the others' load sampled
-  from ``/proc/stat`` over a fifth of a second), at least one;
-- ``$MNISTLAB_THREADS`` (or ``--threads``) set by hand wins over both.
+  from ``/proc/stat`` over a fifth of a second), at least one, and follows them as it runs
+  (``FreeCores``): two trainings started side by side each drop to the core the other leaves,
+  and one that finishes hands its core back;
+- ``$MNISTLAB_THREADS`` set by hand wins over all of these and stays fixed.
+
+The thread count can change a run's last digits (reductions split differently), so a run records
+the counts it used (``metrics.json``: ``threads``); fix ``$MNISTLAB_THREADS`` to replay it exactly.
 """
 
 from __future__ import annotations
@@ -44,21 +49,42 @@ def _cpu_times() -> tuple[float, float]:
     return sum(values[:8]) - idle, sum(values[:8])
 
 
+class FreeCores:
+    """How many cores other processes leave free, measured over the window since the last reading."""
+
+    def __init__(self) -> None:
+        self._last = self._reading()
+
+    @staticmethod
+    def _reading() -> tuple[float, float, float, float] | None:
+        try:
+            busy, total = _cpu_times()
+        except (OSError, ValueError, IndexError):
+            return None
+        return busy, total, time.process_time(), time.monotonic()
+
+    def others_busy(self) -> float:
+        """Cores kept busy by other processes since the last call (0 where unknown)."""
+        now, last = self._reading(), self._last
+        self._last = now
+        if now is None or last is None or now[3] <= last[3] or now[1] <= last[1]:
+            return 0.0
+        cores = os.cpu_count() or 1
+        jiffies_per_core = (now[1] - last[1]) / cores
+        own = (now[2] - last[2]) / (now[3] - last[3])  # this process's cores, its spinning threads included
+        return max(0.0, (now[0] - last[0]) / jiffies_per_core - own)
+
+    def threads(self) -> int:
+        """Threads that fit in the cores others left free over the window: at least 1; a full core
+        back only once others leave three quarters of it (so that light noise does not flap it)."""
+        return max(1, min(usable_cores(), int(usable_cores() - self.others_busy() + 0.25)))
+
+
 def busy_cores(seconds: float = 0.2) -> float:
-    """How many of the machine's cores other processes kept busy over the next ``seconds`` (0 where unknown)."""
-    try:
-        busy_before, total_before = _cpu_times()
-        own_before = time.process_time()
-        time.sleep(seconds)
-        busy_after, total_after = _cpu_times()
-        own = time.process_time() - own_before
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    cores = os.cpu_count() or 1
-    elapsed = (total_after - total_before) / cores  # jiffies per core in the window
-    if elapsed <= 0:
-        return 0.0
-    return max(0.0, (busy_after - busy_before) / elapsed - own / seconds)
+    """How many of the machine's cores other processes keep busy over the next ``seconds``."""
+    watch = FreeCores()
+    time.sleep(seconds)
+    return watch.others_busy()
 
 
 def requested_threads() -> int | None:
@@ -76,16 +102,23 @@ def share(workers: int) -> int:
     return max(1, usable_cores() // max(1, workers))
 
 
-def thread_budget() -> int:
-    """Threads for a training about to start: ``$MNISTLAB_THREADS``, else a share among torchrun's ranks here, else the cores others leave free."""
+def fixed_threads() -> int | None:
+    """The thread count set for this process (``$MNISTLAB_THREADS``, or a share among torchrun's ranks here); None: free to follow the load."""
     requested = requested_threads()
     if requested is not None:
         return requested
     ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))  # torchrun's processes on this machine
-    if ranks_here > 1:
-        return share(ranks_here)
-    cores = usable_cores()
-    return max(1, min(cores, round(cores - busy_cores())))
+    return share(ranks_here) if ranks_here > 1 else None
+
+
+def thread_budget() -> int:
+    """Threads for a training about to start: the fixed count, else the cores others leave free now."""
+    fixed = fixed_threads()
+    if fixed is not None:
+        return fixed
+    watch = FreeCores()
+    time.sleep(0.2)
+    return watch.threads()
 
 
 def use_threads(threads: int) -> int:

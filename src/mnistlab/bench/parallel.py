@@ -2,11 +2,12 @@
 
 Two measurements, each a real command as a user runs it:
 
-- sweep throughput: the same grid of trials (the notebook CNN, one epoch each) run by
+- sweep throughput: the same grid of trials (the notebook CNN, one epoch on 12,000 images each) run by
   ``mnistlab sweep`` with 1 worker, with 2 workers on torch's default threads (every worker
   all the cores), and with 2 workers on the budget (cores / 2 each); trials per minute of wall time;
-- a busy neighbour: one ``mnistlab train 001-cnn`` epoch alone, beside a process that keeps one
-  core busy with torch's default threads, and beside it on the budget (the free cores only).
+- neighbours: one ``mnistlab train 001-cnn`` epoch alone; beside a process that keeps one core
+  busy; and two such trainings started together; with torch's default threads (every training
+  all the cores) and on the budget (the free cores, followed as they change).
 
 Rounds are interleaved (A, B, C, A, B, C, ...), and the median round counts.
 """
@@ -76,35 +77,43 @@ def sweep_minutes(folder: Path, workers: int, threads: int | None, data_dir: str
     return seconds, len(trials)
 
 
-def epoch_seconds(folder: Path, threads: int | None, neighbour: bool, limit: int | None, data_dir: str | None) -> dict:
-    """One epoch of the notebook CNN as ``mnistlab train``, alone or beside a process spinning on one core."""
-    spinner = subprocess.Popen([sys.executable, "-c", SPINNER]) if neighbour else None
+def epoch_seconds(folder: Path, threads: int | None, neighbour: str | None, limit: int | None, data_dir: str | None) -> dict:
+    """One epoch of the notebook CNN as ``mnistlab train``: alone, beside a process spinning on one core
+    (``neighbour="spinner"``), or beside a second, identical training started with it (``"training"``)."""
+    spinner = subprocess.Popen([sys.executable, "-c", SPINNER]) if neighbour == "spinner" else None
+    copies = 2 if neighbour == "training" else 1
     try:
-        time.sleep(0.5 if neighbour else 0)
-        out = folder / "run"
-        command = _mnistlab("train", "001-cnn", "--epochs", "1", "--validation", "none", "--out", str(out), "--quiet")
-        subprocess.run(command + (["--limit", str(limit)] if limit else []), env=_environment(threads, data_dir), check=True, capture_output=True)
+        time.sleep(0.5 if spinner else 0)
+        command = _mnistlab("train", "001-cnn", "--epochs", "1", "--validation", "none", "--quiet") + (["--limit", str(limit)] if limit else [])
+        trainings = [subprocess.Popen(command + ["--out", str(folder / f"run-{n}")], env=_environment(threads, data_dir),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for n in range(copies)]
+        if any(t.wait() != 0 for t in trainings):
+            raise RuntimeError("a measured training failed")
     finally:
         if spinner is not None:
             spinner.kill()
             spinner.wait()
-    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    subprocess.run(["rm", "-rf", str(out)], check=True)
-    return {"seconds": metrics["seconds_per_epoch"], "threads": metrics["threads"]}
+    metrics = [json.loads((folder / f"run-{n}" / "metrics.json").read_text(encoding="utf-8")) for n in range(copies)]
+    subprocess.run(["rm", "-rf", *(str(folder / f"run-{n}") for n in range(copies))], check=True)
+    return {"seconds": statistics.mean(m["seconds_per_epoch"] for m in metrics), "trainings": copies,
+            "threads": sorted({n for m in metrics for n in m["threads"]})}
 
 
 def run_parallel_benchmark(quick: bool, data_dir: str | None, out: Path, log: Callable[[str], None] = print) -> dict:
     """Measure both, then write ``out`` (Markdown) and its JSON twin."""
     cores = usable_cores()
-    trials, limit, rounds = (2, 1000, 1) if quick else (6, None, 3)
+    trials, limit, rounds = (2, 1000, 1) if quick else (4, 12000, 3)
     results: dict = {
         "machine": {"cpu": cpu_name(), "cores": cores, "torch": torch.__version__},
-        "command": "mnistlab " + shlex.join(sys.argv[1:]), "quick": quick, "trials": trials, "rounds": rounds,
+        "command": "mnistlab " + shlex.join(sys.argv[1:]), "quick": quick, "trials": trials, "rounds": rounds, "limit": limit,
         "sweeps": {}, "neighbour": {},
     }
     sweeps = {"1 worker": (1, None), "2 workers, torch's default threads": (2, cores), f"2 workers, budget ({share(2)} thread each)": (2, share(2))}
-    neighbours = {"alone": (None, False), "beside a busy process, torch's default threads": (cores, True),
-                  "beside a busy process, budget (the free cores)": (None, True)}
+    neighbours = {"alone": (None, None),
+                  "beside a busy process, torch's default threads": (cores, "spinner"),
+                  "beside a busy process, budget (the free cores)": (None, "spinner"),
+                  "two at once, torch's default threads": (cores, "training"),
+                  "two at once, budget (the free cores)": (None, "training")}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         recipe = SWEEP_RECIPE.format(trials=trials, limit=f"limit = {limit}" if limit else "", seeds=list(range(trials)))
@@ -131,21 +140,27 @@ def markdown(r: dict) -> str:
         f"Generated by `{r['command']}`" + (" (quick settings: not representative)" if r["quick"] else "") + f", finished {r['finished']}.", "",
         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}. {r['rounds']} round(s), interleaved; the median round counts.", "",
         "## Sweep throughput", "",
-        f"`mnistlab sweep` over a grid of {r['trials']} trials (the notebook CNN, one epoch each, 90% of MNIST's training set), "
-        "wall time of the whole command (worker start-up and data loading included).", "",
+        f"`mnistlab sweep` over a grid of {r['trials']} trials (the notebook CNN, one epoch each on the first {r['limit']:,} "
+        "MNIST training images, 10% of them held out), wall time of the whole command (worker start-up, data loading and "
+        "the report included).", "",
     ]
-    one = statistics.median(x["seconds"] for x in next(iter(r["sweeps"].values())))
+    rates = {name: statistics.median(60 * x["trials"] / x["seconds"] for x in measured) for name, measured in r["sweeps"].items()}
+    one = next(iter(rates.values()))
     rows = []
     for name, measured in r["sweeps"].items():
         seconds = statistics.median(x["seconds"] for x in measured)
-        rows.append([name, f"{seconds:.1f}", f"{60 * r['trials'] / seconds:.1f}", f"{one / seconds:.2f}x"])
-    lines.append(markdown_table(["workers", "wall s (median)", "trials / minute", "vs 1 worker"], rows))
-    lines += ["## One training beside a busy process", "",
-              "`mnistlab train 001-cnn --epochs 1`: seconds of its epoch, alone and beside a Python process spinning on one core.", ""]
+        rows.append([name, f"{seconds:.1f}", str(measured[0]["trials"]), f"{rates[name]:.1f}", f"{rates[name] / one:.2f}x"])
+    lines.append(markdown_table(["workers", "wall s (median)", "trials run", "trials / minute", "work vs 1 worker"], rows))
+    lines += ["## Trainings beside other work", "",
+              f"`mnistlab train 001-cnn --epochs 1 --limit {r['limit']}`: seconds of its epoch alone, beside a Python process "
+              "spinning on one core, and as one of two identical trainings started together (their mean). \"Work\" is epochs "
+              "done per second by the trainings together, against one training alone.", ""]
     alone = statistics.median(x["seconds"] for x in next(iter(r["neighbour"].values())))
     rows = []
     for name, measured in r["neighbour"].items():
         seconds = statistics.median(x["seconds"] for x in measured)
-        rows.append([name, str(measured[0]["threads"]), f"{seconds:.1f}", f"{seconds / alone:.2f}x"])
-    lines.append(markdown_table(["training", "threads", "s / epoch (median)", "vs alone"], rows))
+        threads = sorted({n for x in measured for n in x["threads"]})
+        work = measured[0]["trainings"] * alone / seconds
+        rows.append([name, "/".join(map(str, threads)), f"{seconds:.1f}", f"{seconds / alone:.2f}x", f"{work:.2f}x"])
+    lines.append(markdown_table(["training", "threads used", "s / epoch (median)", "time vs alone", "work vs one alone"], rows))
     return "\n".join(lines)

@@ -20,7 +20,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-keras", dest="keras", action="store_false", help="skip the Keras reference")
     parser.add_argument("--parallel", action="store_true",
                         help="measure parallel work instead: sweep trials per minute with 1 and 2 workers, with and without the thread "
-                        "budget, and one training beside a busy process (about 6 minutes; writes docs/parallel.md)")
+                        "budget, and one training beside a busy process (about 12 minutes on 2 cores; writes docs/parallel.md)")
     parser.add_argument("--out", help="Markdown file to write (default: docs/benchmarks.md; with --quick, runs/benchmarks-quick.md, "
                         "so a quick check never replaces the committed figures)")
     add_device(parser)

@@ -22,9 +22,9 @@ from mnistlab.models.summary import count_params
 from mnistlab.models.zoo import build_model
 from mnistlab.runs.store import Run, load_run, new_run_dir, save_run
 from mnistlab.speedups import prepare
-from mnistlab.threads import thread_budget, use_threads
+from mnistlab.threads import fixed_threads, thread_budget, use_threads
 from mnistlab.training.augment import Augmentation
-from mnistlab.training.callbacks import Callback
+from mnistlab.training.callbacks import Callback, FollowFreeCores
 from mnistlab.training.distributed import barrier, join_from_environment, shared_object
 from mnistlab.training.early_stopping import EarlyStopping
 from mnistlab.training.interrupt import graceful_interrupt
@@ -52,7 +52,9 @@ def train(
     ``progress`` displays the epochs (a quiet one shows nothing); ``callbacks`` watch the
     training too. Without ``test`` the test set is left unseen (a sweep's trials: only the
     configuration it picks is tested). The compute threads follow the thread budget
-    (threads.py). Decision thresholds and the report come after, in ``workflow.train_and_report``.
+    (threads.py). Under torchrun every rank trains its slice of each batch and rank 0 writes
+    the folder (training/distributed.py). Decision thresholds and the report come after, in
+    ``workflow.train_and_report``.
 
     Examples
     --------
@@ -69,6 +71,7 @@ def train(
     progress = (progress or Progress()) if main else Progress(quiet=True)
     dataset = (dataset or load_dataset(config.dataset, data_dir, show_progress=True)).first(config.limit)
     threads = use_threads(thread_budget())
+    follower = FollowFreeCores() if fixed_threads() is None else None
     seed_everything(config.seed)
     network = build_model(config.model, dataset.image_shape, dataset.num_classes).to(device)
     if not network.flat_input:  # measured: channels-last convolutions are faster on CPU (docs/benchmarks.md)
@@ -98,7 +101,7 @@ def train(
             f"on {dataset.name} ({len(data.x_train)} images) with {config.optimizer}, {config.epochs} epochs, device {device}"
             + (f", {group.world} processes" if group else "")
         )
-        watchers = [progress, stop, *([stopper] if stopper else []), *callbacks]
+        watchers = [progress, stop, *([stopper] if stopper else []), *([follower] if follower else []), *callbacks]
         result = fit(network, data, optimization, config.epochs, config.batch_size, watchers, group)
     seconds = setup_seconds + time.perf_counter() - start
     if result.status == "interrupted":
@@ -129,7 +132,7 @@ def train(
         "setup_seconds": setup_seconds,
         "seconds_per_epoch": seconds / max(len(result.history), 1),
         "device": str(device),
-        "threads": threads,
+        "threads": sorted(follower.used) if follower else [threads],  # every count it trained with
         "processes": group.world if group else 1,
         "dataset": {"name": dataset.name, "train": len(data.x_train), "test": len(data.x_test)},
         "versions": versions(),
@@ -139,6 +142,7 @@ def train(
     if main:
         save_run(path, config, network.cpu(), result.history, metrics, dataset.class_names)
     barrier(group)
-    final = f"Test accuracy: {test_accuracy:.4f} - test loss: {test_loss:.4f}" if test else f"Validation accuracy: {val_accuracy:.4f}"
+    final = (f"Test accuracy: {test_accuracy:.4f} - test loss: {test_loss:.4f}" if test
+             else f"Validation accuracy: {val_accuracy:.4f}" if held_out else "Not tested")
     progress.message(f"{final} - run saved to {path}")
     return load_run(path)

@@ -10,22 +10,16 @@ evaluated once, for the configuration the sweep picks.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import warnings
 from pathlib import Path
-
-import optuna
-from optuna.trial import TrialState
 
 from mnistlab.errors import MnistlabError
 from mnistlab.models.zoo import build_model
 from mnistlab.recipes import load_recipe
 from mnistlab.sweeps.report import SweepReport, report
 from mnistlab.sweeps.space import SearchSpace, parse_space
-from mnistlab.sweeps.study import create_or_resume, open_storage, work
+from mnistlab.sweeps.study import create_or_resume, open_storage, settle, work
 from mnistlab.threads import THREADS_VARIABLE, share
 
 
@@ -50,30 +44,6 @@ def worker_command(study: str, storage: str, sweeps_dir: Path, data_dir: str | P
                "--sweeps-dir", str(sweeps_dir), "--heartbeat", str(heartbeat)]
     command += ["--data-dir", str(data_dir)] if data_dir else []
     return command + (["--timeout", str(timeout)] if timeout else [])
-
-
-def settle(study: optuna.Study, grace: int) -> None:
-    """Fail (and queue again) the trials left running by this machine's workers that died, once their heartbeat is stale."""
-    host = socket.gethostname()
-    orphans = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-               if t.user_attrs.get("host") == host and not _alive(t.user_attrs.get("pid"))]
-    if orphans:
-        time.sleep(grace + 1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
-
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def run_sweep(
@@ -109,7 +79,7 @@ def run_sweep(
                 say(f"worker {number} was killed (signal {-code}); its trial is failed after its heartbeat stops and run again")
             elif code != 0:
                 raise MnistlabError(f"sweep worker {number} stopped with exit code {code} (its error is printed above)")
-    settle(handle, 3 * heartbeat)
+    settle(handle)
     done = report(handle, folder, data_dir)
     say(done.summary)
     say(f"Report: {done.page}" + (f"; best recipe: {done.recipe}" if done.recipe else ""))

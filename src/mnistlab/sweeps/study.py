@@ -125,8 +125,13 @@ def create_or_resume(name: str, storage: BaseStorage, space: SearchSpace | None,
     spec = stored or {"space": space.to_dict(), "recipe": recipe}
     space = SearchSpace.from_dict(spec["space"])
     spec["trials"] = trials or spec.get("trials") or space.trial_count
+    if space.is_grid and spec["trials"] > len(space.grid()):
+        raise MnistlabError(f"the sweep is a grid of {len(space.grid())} points, so it has at most {len(space.grid())} trials; ask for no more")
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True,
                                 sampler=sampler_for(space), pruner=pruner_for(space))
+    if not existing and space.is_grid:  # queued once: each worker takes the next point, none runs twice
+        for values in space.grid():
+            study.enqueue_trial(values)
     study.set_user_attr(SPEC_KEY, spec)
     return study
 
@@ -179,6 +184,8 @@ def work(
                     callbacks=[ReportToTrial(trial)], test=False)
         ran += 1
         m = run.metrics
+        if m["status"] == "interrupted":  # Ctrl-C: the trial fails and the sweep stops (resume it by name)
+            raise KeyboardInterrupt
         trial.set_user_attr("seconds", m["seconds"])
         trial.set_user_attr("epochs_run", m["epochs_run"])
         trial.set_user_attr("train_accuracy", m["train_accuracy"])
@@ -189,7 +196,40 @@ def work(
         say(f"trial {trial.number} ({shown}): validation accuracy {m['val_accuracy']:.4f}, {m['seconds']:.1f} s")
         return m["val_accuracy"]
 
-    if finished_trials(study) < target:
-        stop = optuna.study.MaxTrialsCallback(target, states=FINISHED)
-        study.optimize(objective, timeout=timeout, callbacks=[stop])
+    def done(study: optuna.Study) -> bool:
+        """Finished enough trials, or, for a grid, no point left in the queue."""
+        waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        return finished_trials(study) >= target or (space.is_grid and not waiting)
+
+    if not done(study):
+        study.optimize(objective, timeout=timeout, callbacks=[lambda study, trial: done(study) and study.stop()])
+    settle(study)
     return ran
+
+
+def settle(study: optuna.Study) -> None:
+    """Before leaving a study: fail (and queue again) the trials already stale, and those left running by
+    this machine's dead workers once their heartbeat is stale, so that no trial stays running forever."""
+    storage = study._storage
+    grace = 3 * storage.get_heartbeat_interval() if isinstance(storage, BaseHeartbeat) else 0
+    host = socket.gethostname()
+    orphans = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+               if t.user_attrs.get("host") == host and not _alive(t.user_attrs.get("pid"))]
+    if orphans:
+        time.sleep(grace + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def _alive(pid: int | None) -> bool:
+    """Whether process ``pid`` runs on this machine."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

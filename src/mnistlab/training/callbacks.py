@@ -7,9 +7,12 @@ batch (the epoch is cut short), ``"early_stopped"`` after an epoch.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import torch
+
+from mnistlab.threads import FreeCores
 
 
 class Callback:
@@ -35,4 +38,22 @@ class AfterEachEpoch(Callback):
 
     def on_epoch_end(self, row: dict, network: torch.nn.Module) -> str | None:
         self.hook()
+        return None
+
+
+class FollowFreeCores(Callback):
+    """Every ``every`` seconds, sets torch's thread count to the cores other processes leave free
+    (threads.py): down when another training starts beside this one, up again when it ends."""
+
+    def __init__(self, every: float = 2.0) -> None:
+        self.watch, self.every, self.last = FreeCores(), every, time.monotonic()
+        self.used = {torch.get_num_threads()}
+
+    def on_batch_end(self, epoch: int, epochs: int, step: int, steps: int, loss_sum: torch.Tensor, seen: int) -> str | None:
+        if time.monotonic() - self.last >= self.every:
+            self.last = time.monotonic()
+            threads = self.watch.threads()
+            if threads != torch.get_num_threads():
+                torch.set_num_threads(threads)
+                self.used.add(threads)
         return None
