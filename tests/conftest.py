@@ -21,9 +21,11 @@ DEAD_MIRROR = "http://127.0.0.1:9/"  # the discard port: nothing listens, the co
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets an empty cache, no data dir, and mirrors that cannot be reached."""
+    """Every test gets an empty cache, no data dir, mirrors that cannot be reached, and a fixed thread
+    count (the thread budget follows the machine's load, and the count changes a run's numbers)."""
     home = tmp_path / "home"
     monkeypatch.setenv("MNISTLAB_HOME", str(home))
+    monkeypatch.setenv("MNISTLAB_THREADS", str(os.cpu_count() or 1))
     monkeypatch.delenv("MNISTLAB_DATA_DIR", raising=False)
     monkeypatch.setenv("MNISTLAB_MIRRORS", DEAD_MIRROR)
     return home

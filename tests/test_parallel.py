@@ -23,13 +23,15 @@ def test_a_set_thread_count_wins(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_workers_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MNISTLAB_THREADS")
     cores = usable_cores()
     assert share(1) == cores and share(cores) == 1 and share(4 * cores) == 1
     monkeypatch.setenv("LOCAL_WORLD_SIZE", str(cores))  # torchrun's ranks on this machine
     assert thread_budget() == 1
 
 
-def test_a_training_leaves_a_busy_core_alone() -> None:
+def test_a_training_leaves_a_busy_core_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MNISTLAB_THREADS")
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         busy_cores(0.3)  # let the spinner get going
@@ -47,8 +49,9 @@ def train(out: Path, *extra: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_two_processes_train_the_same_model_as_one(tmp_path: Path) -> None:
+def test_two_processes_train_the_same_model_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """DDP on gloo: each rank takes half of every batch of 50; the weights match one process's to float rounding."""
+    monkeypatch.delenv("MNISTLAB_THREADS")  # the ranks share the cores
     train(tmp_path / "one")
     train(tmp_path / "two", "--nproc", "2")
     one, two = load_run(tmp_path / "one"), load_run(tmp_path / "two")

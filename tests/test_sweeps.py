@@ -102,7 +102,10 @@ def test_a_sweep_recipe_is_not_trainable_alone(capsys: pytest.CaptureFixture[str
     assert code == 2 and "mnistlab sweep 003-batch-size-sweep" in err
 
 
-def test_sweep_with_two_workers_on_a_journal_file_then_resume_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sweep_with_two_workers_on_a_journal_file_then_resume_and_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MNISTLAB_THREADS")  # the workers share the cores
     recipe = sweep_file(tmp_path, "width = [8, 16, 32]\nlr = { low = 1e-3, high = 3e-2, log = true }", sweep="trials = 4")
     sweeps = tmp_path / "sweeps"
     code, out, err = run_cli(capsys, "sweep", str(recipe), "--workers", "2", "--sweeps-dir", str(sweeps))

@@ -13,8 +13,9 @@ region; with one thread each they do more together than one alone. So:
   and one that finishes hands its core back;
 - ``$MNISTLAB_THREADS`` set by hand wins over all of these and stays fixed.
 
-The thread count can change a run's last digits (reductions split differently), so a run records
-the counts it used (``metrics.json``: ``threads``); fix ``$MNISTLAB_THREADS`` to replay it exactly.
+The thread count splits reductions differently, which changes a run's numbers (within seed noise),
+so a run records the counts it used (``metrics.json``: ``threads``); fix ``$MNISTLAB_THREADS`` to
+replay it exactly.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from mnistlab.atomic import write_json, write_text
+from mnistlab.bench import write_results
 from mnistlab.device import cpu_name
 from mnistlab.tables import markdown_table
 from mnistlab.threads import THREADS_VARIABLE, share, usable_cores
@@ -126,11 +126,7 @@ def run_parallel_benchmark(quick: bool, data_dir: str | None, out: Path, log: Ca
             for name, (threads, neighbour) in neighbours.items():
                 log(f"round {round_number}/{rounds}: one epoch of 001-cnn, {name} ...")
                 results["neighbour"].setdefault(name, []).append(epoch_seconds(folder, threads, neighbour, limit, data_dir))
-    results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    write_text(out, markdown(results))
-    write_json(out.with_suffix(".json"), results)
-    log(f"Parallel benchmark written to {out} and {out.with_suffix('.json')}")
-    return results
+    return write_results(results, out, markdown, log, "Parallel benchmark")
 
 
 def markdown(r: dict) -> str:

@@ -7,11 +7,10 @@ import shlex
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mnistlab.atomic import write_json, write_text
+from mnistlab.bench import write_results
 from mnistlab.bench.measure import (
     CUMULATIVE_VARIANTS, SPEED_VARIANTS, inference, machine, peak_memory, steady_epoch_seconds, step_times, throughput, time_to_accuracy,
 )
@@ -82,11 +81,7 @@ def run_benchmark(quick: bool, device: str, data_dir: str | None, keras: bool, o
     variants = [v for v in SPEED_VARIANTS if not (quick and v == "torch.compile")]  # compiling alone takes ~30 s
     results["speed_option_rounds"] = 1 if quick else 3
     results["speed_options"] = step_times(variants, dataset, steps, results["speed_option_rounds"])
-    results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    write_text(out, markdown(results))
-    write_json(out.with_suffix(".json"), results)
-    log(f"Benchmark written to {out} and {out.with_suffix('.json')}")
-    return results
+    return write_results(results, out, markdown, log, "Benchmark")
 
 
 def markdown(r: dict) -> str:
