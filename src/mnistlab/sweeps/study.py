@@ -209,7 +209,8 @@ def work(
 
 def settle(study: optuna.Study) -> None:
     """Before leaving a study: fail (and queue again) the trials already stale, and those left running by
-    this machine's dead workers once their heartbeat is stale, so that no trial stays running forever."""
+    this machine's dead workers once their heartbeat is stale, so that no trial stays running forever;
+    once the study has its trials, fail the retries still queued, as no worker will run them."""
     storage = study._storage
     grace = 3 * storage.get_heartbeat_interval() if isinstance(storage, BaseHeartbeat) else 0
     host = socket.gethostname()
@@ -220,6 +221,9 @@ def settle(study: optuna.Study) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+    if finished_trials(study) >= study.user_attrs[SPEC_KEY]["trials"]:  # retries queued too late for anyone to run
+        for queued in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            storage.set_trial_state_values(queued._trial_id, TrialState.FAIL)
 
 
 def _alive(pid: int | None) -> bool:
