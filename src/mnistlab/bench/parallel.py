@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def sweep_minutes(folder: Path, workers: int, threads: int | None, data_dir: str
                    env=_environment(threads, data_dir), check=True, capture_output=True)
     seconds = time.perf_counter() - start
     trials = [p for p in (folder / "sweeps" / "bench-sweep" / "trials").iterdir() if (p / "metrics.json").is_file()]
-    subprocess.run(["rm", "-rf", str(folder / "sweeps")], check=True)
+    shutil.rmtree(folder / "sweeps")
     return seconds, len(trials)
 
 
@@ -94,7 +95,8 @@ def epoch_seconds(folder: Path, threads: int | None, neighbour: str | None, limi
             spinner.kill()
             spinner.wait()
     metrics = [json.loads((folder / f"run-{n}" / "metrics.json").read_text(encoding="utf-8")) for n in range(copies)]
-    subprocess.run(["rm", "-rf", *(str(folder / f"run-{n}") for n in range(copies))], check=True)
+    for n in range(copies):
+        shutil.rmtree(folder / f"run-{n}")
     return {"seconds": statistics.mean(m["seconds_per_epoch"] for m in metrics), "trainings": copies,
             "threads": sorted({n for m in metrics for n in m["threads"]})}
 

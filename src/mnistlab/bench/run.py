@@ -22,7 +22,7 @@ from mnistlab.device import autocast_dtype, resolve_device
 from mnistlab.keras_reference.environment import HERE, Lockstep, keras_environment, keras_python
 from mnistlab.recipes import load_recipe
 from mnistlab.runs.store import load_run
-from mnistlab.tables import markdown_table
+from mnistlab.tables import fixed, markdown_table
 from mnistlab.threads import THREADS_VARIABLE, usable_cores
 
 TARGETS = (0.99, 0.995)
@@ -35,10 +35,6 @@ def keras_lockstep(data_folder: Path, model: str, epochs: int, limit: int | None
     if limit:
         command += ["--limit", str(limit)]
     return Lockstep(command, keras_environment(threads))
-
-
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def run_benchmark(quick: bool, device: str, data_dir: str | None, keras: bool, out: Path, log: Callable[[str], None] = print) -> dict:
@@ -111,8 +107,8 @@ def markdown(r: dict) -> str:
         if ref:
             ref_epoch = steady_epoch_seconds(ref["epoch_seconds"])
         rows.append([
-            name, _fmt(ours["seconds_per_epoch"]), f"{ours['images_per_second']:,.0f}", f"{ours['test_accuracy']:.4f}",
-            _fmt(ref_epoch), "—" if not ref else f"{ref['images'] / ref_epoch:,.0f}", "—" if not ref else f"{ref['test_accuracy']:.4f}",
+            name, fixed(ours["seconds_per_epoch"], 2), f"{ours['images_per_second']:,.0f}", f"{ours['test_accuracy']:.4f}",
+            fixed(ref_epoch, 2), "—" if not ref else f"{ref['images'] / ref_epoch:,.0f}", "—" if not ref else f"{ref['test_accuracy']:.4f}",
             "—" if not ref else f"{ours['seconds_per_epoch'] / ref_epoch:.2f} ({ref_epoch / ours['seconds_per_epoch']:.1f}x faster)",
         ])
     lines.append(markdown_table(

@@ -15,7 +15,7 @@ from mnistlab.atomic import write_text
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation.evaluate import evaluate
 from mnistlab.sweeps.space import SearchSpace
-from mnistlab.sweeps.study import SPEC_KEY, describe, finished_trials
+from mnistlab.sweeps.study import SPEC_KEY, describe, finished_trials, shown
 from mnistlab.tables import fixed
 from mnistlab.viz import html
 from mnistlab.viz.canvas import save_png
@@ -44,7 +44,7 @@ def trial_rows(study: optuna.Study, space: SearchSpace, tested: dict) -> tuple[l
         value = t.value if t.state == TrialState.COMPLETE else None
         test = tested.get(str(t.number), {}).get("test_accuracy")
         seconds = t.user_attrs.get("seconds")
-        rows.append([str(t.number), *(describe({p: t.params[p]}).split("=", 1)[1] if p in t.params else "—" for p in space.params),
+        rows.append([str(t.number), *(shown(t.params[p]) if p in t.params else "—" for p in space.params),
                      fixed(t.user_attrs.get("train_accuracy")), fixed(value), fixed(test),
                      str(t.user_attrs.get("epochs_run", "—")), "—" if seconds is None else f"{seconds:.1f}",
                      t.state.name.lower(), t.user_attrs.get("host", "—")])

@@ -143,9 +143,14 @@ def load_sweep(name: str, storage: BaseStorage) -> tuple[optuna.Study, SearchSpa
     return study, SearchSpace.from_dict(spec["space"]), spec
 
 
+def shown(value: Any) -> str:
+    """A parameter's value as tables show it: floats to 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def describe(values: dict[str, Any]) -> str:
-    """``lr=0.002456, width=32``: a trial's parameters, floats to 4 significant digits."""
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+    """``lr=0.002456, width=32``: a trial's parameters."""
+    return ", ".join(f"{k}={shown(v)}" for k, v in values.items())
 
 
 class ReportToTrial(Callback):
