@@ -1,17 +1,21 @@
-"""``Predictor``: a saved run that reads people's images and says when it is unsure."""
+"""``Predictor``: a saved run that reads people's images and says when it is unsure; ``predict``, its Python face."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from mnistlab.predict.decision import Decision, DecisionRule, load_rule
+from mnistlab.data.loaders import load_dataset
+from mnistlab.predict.calibrate import calibrate_saved_run
+from mnistlab.predict.decision import RULE_FILE, Decision, DecisionRule, load_rule, save_rule
 from mnistlab.predict.engines import make_engine
+from mnistlab.predict.inputs import named_images
 from mnistlab.predict.prepare import Prepared, prepare_image, resize_only
-from mnistlab.runs.store import load_run
+from mnistlab.runs.store import Run, load_run
 
 
 @dataclass(frozen=True)
@@ -50,12 +54,61 @@ class Prediction:
         }
 
 
+@dataclass(frozen=True)
+class Predictions:
+    """Predictions for many images: indexable like a list, with their numbers as arrays."""
+
+    items: list[Prediction]
+    class_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int | slice | np.ndarray | list) -> "Prediction | Predictions":
+        """One prediction for an int; for a slice, a boolean mask or indices, those predictions."""
+        if isinstance(index, (int, np.integer)):
+            return self.items[index]
+        if isinstance(index, slice):
+            return Predictions(self.items[index], self.class_names)
+        return Predictions([self.items[i] for i in np.arange(len(self.items))[np.asarray(index)]], self.class_names)
+
+    def __iter__(self) -> Iterator[Prediction]:
+        return iter(self.items)
+
+    @property
+    def classes(self) -> np.ndarray:
+        """The most probable class of each image, answered or not."""
+        return np.array([p.label for p in self.items], dtype=np.int64)
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        return np.stack([p.probabilities for p in self.items])
+
+    @property
+    def answered(self) -> np.ndarray:
+        """True where the decision rule answers, False where it says unsure."""
+        return np.array([not p.decision.unsure for p in self.items])
+
+    @property
+    def decisions(self) -> list[str]:
+        """The class name answered, or "unsure"."""
+        return ["unsure" if p.decision.unsure else p.class_names[p.decision.label] for p in self.items]
+
+    @property
+    def reasons(self) -> list[str]:
+        return [p.decision.reason for p in self.items]
+
+    def to_dicts(self) -> list[dict]:
+        """What ``mnistlab predict --format json`` prints."""
+        return [p.to_dict() for p in self.items]
+
+
 class Predictor:
     """Loads a run once; ``predict`` prepares images MNIST-style (unless ``prepare=False``) and decides."""
 
-    def __init__(self, run_path: str | Path, engine: str = "torch", prepare: bool = True,
+    def __init__(self, run_path: str | Path | Run, engine: str = "torch", prepare: bool = True,
                  confidence: float | None = None, margin: float | None = None) -> None:
-        run = load_run(run_path)
+        run = run_path if isinstance(run_path, Run) else load_run(run_path)
         self.run = run
         self.network = run.network
         self.class_names = run.class_names
@@ -79,6 +132,25 @@ class Predictor:
     def predict(self, named_images: list[tuple[str, Image.Image]]) -> list[Prediction]:
         names = [name for name, _ in named_images]
         return self.predict_prepared(names, [self.prepare_one(image) for _, image in named_images])
+
+    def predict_any(self, x: object) -> Predictions:
+        """Predictions for arrays, tensors, PIL images, paths or a list of them (``inputs.named_images``)."""
+        return Predictions(self.predict(named_images(x, self.size)), self.class_names)
+
+
+def predict(run: Run | str | Path, x: object, prepare: bool = True, engine: str = "torch",
+            confidence: float | None = None, margin: float | None = None, data_dir: str | Path | None = None) -> Predictions:
+    """Classes, probabilities and decisions for ``x``, prepared and decided as ``mnistlab predict`` does.
+
+    A run saved without decision thresholds (``runs.train.train`` alone) gets them first, chosen
+    and saved as ``mnistlab thresholds RUN`` would.
+    """
+    run = run if isinstance(run, Run) else load_run(run)
+    if not (run.path / RULE_FILE).is_file():
+        rule = calibrate_saved_run(run, load_dataset(run.config.dataset, data_dir).first(run.config.limit))
+        save_rule(run.path, rule)
+        print(f"Decision thresholds chosen on {rule.thresholds.chosen_on}, saved to {run.path / RULE_FILE}")
+    return Predictor(run, engine, prepare, confidence, margin).predict_any(x)
 
 
 def _square(n: int) -> tuple[int, int]:

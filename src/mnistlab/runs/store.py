@@ -20,6 +20,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -29,13 +30,16 @@ from mnistlab.config import TrainConfig
 from mnistlab.errors import MnistlabError
 from mnistlab.models.network import Network
 
+if TYPE_CHECKING:
+    from mnistlab.predict.predictor import Predictions
+
 RUN_FILES = ("config.json", "architecture.json", "model.safetensors", "history.csv", "metrics.json")
 DERIVED_FILES = ("model.onnx", "thresholds")
 LISTED_METRICS = {"dataset", "test_accuracy", "test_loss", "params", "epochs_run", "seconds", "status"}  # what `mnistlab runs` shows
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
 
-@dataclass
+@dataclass(repr=False)
 class Run:
     """A saved run, loaded back: its folder, config, history, metrics and network."""
 
@@ -45,6 +49,23 @@ class Run:
     metrics: dict
     network: Network
     class_names: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        m = self.metrics
+        accuracy = m.get("test_accuracy")
+        shown = "not tested" if accuracy is None else f"test_accuracy={accuracy:.4f}"
+        return (f"Run('{self.path}', model={self.config.model if isinstance(self.config.model, str) else 'custom'}, "
+                f"dataset={self.config.dataset}, {shown}, epochs={m.get('epochs_run')})")
+
+    def predict(self, x: object, prepare: bool = True, engine: str = "torch", confidence: float | None = None,
+                margin: float | None = None) -> Predictions:
+        """Classes, probabilities and decisions for ``x`` (arrays, tensors, PIL images, paths): ``mnistlab.predict``.
+
+        Prediction is a layer above runs; this one method reaches up to it, so that a notebook's run can predict.
+        """
+        from mnistlab.predict.predictor import predict
+
+        return predict(self, x, prepare=prepare, engine=engine, confidence=confidence, margin=margin)
 
 
 def new_run_dir(runs_dir: str | Path, name: str) -> Path:
