@@ -16,6 +16,7 @@ does not load torch.
 from __future__ import annotations
 
 import importlib
+import sys
 from importlib.metadata import version
 
 __version__ = version("mnistlab")  # pyproject.toml's
@@ -41,6 +42,9 @@ _HOMES = {
     "list_runs": "mnistlab.runs.store",
     "load_run": "mnistlab.runs.store",
     "run_sweep": "mnistlab.sweeps",
+    "predict": "mnistlab.predict.predictor",
+    "Predictions": "mnistlab.predict.predictor",
+    "compare": "mnistlab.evaluation.compare",
 }
 __all__ = sorted(_HOMES)
 
@@ -53,3 +57,27 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return [*globals(), *__all__]
+
+
+DISPLAYS = {  # class (module, name) -> its HTML in mnistlab.notebook.display
+    ("mnistlab.data.dataset", "Dataset"): "dataset_html",
+    ("mnistlab.models.network", "Network"): "network_html",
+    ("mnistlab.runs.store", "Run"): "run_html",
+    ("mnistlab.evaluation.compare", "Comparison"): "comparison_html",
+    ("mnistlab.sweeps.report", "SweepReport"): "sweep_html",
+    ("mnistlab.predict.predictor", "Predictions"): "predictions_html",
+}
+
+
+def _register_displays() -> None:
+    """In IPython, show mnistlab's objects as HTML; by class name, so nothing heavy is imported until one is shown."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return
+    html = shell.display_formatter.formatters["text/html"]
+    for (module, name), function in DISPLAYS.items():
+        html.for_type_by_name(module, name, lambda obj, function=function: getattr(importlib.import_module("mnistlab.notebook.display"), function)(obj))
+
+
+_register_displays()

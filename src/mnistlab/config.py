@@ -114,6 +114,10 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def with_settings(self, **changes: Any) -> "TrainConfig":
+        """A copy with ``changes`` applied and checked; a change given as None leaves that setting as it is."""
+        return merge(self, changes)
+
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "config") -> "TrainConfig":
         return _build(cls, values, where)

@@ -9,7 +9,7 @@ import numpy as np
 from mnistlab.errors import MnistlabError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Dataset:
     """Train and test images (uint8, N x H x W) with integer labels and class names.
 
@@ -25,6 +25,11 @@ class Dataset:
     class_names: tuple[str, ...]
     max_value: int = 255
     source: str = ""
+
+    def __repr__(self) -> str:
+        height, width = self.image_shape
+        return (f"Dataset('{self.name}', train={len(self.x_train):,}, test={len(self.x_test):,}, "
+                f"images {height}x{width} (0-{self.max_value}), {self.num_classes} classes)")
 
     def first(self, limit: int | None) -> "Dataset":
         """This dataset with only its first ``limit`` training images (all of them for None)."""

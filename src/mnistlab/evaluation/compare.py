@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from mnistlab.runs.store import Run
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnistlab.errors import MnistlabError
+from mnistlab.runs.store import Run, load_run
 from mnistlab.tables import fixed
 
 NUMBER_COLUMNS = ["train acc", "test acc", "train loss", "test loss", "gap (train-test acc)", "params", "seconds"]
@@ -44,3 +48,20 @@ def comparison(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
             f"{m['seconds']:.1f}",
         ])
     return headers, rows
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Runs side by side: the settings that differ and their numbers (``comparison``'s table)."""
+
+    runs: list[Run]
+    headers: list[str]
+    rows: list[list[str]]
+
+
+def compare(*runs: Run | str | Path) -> Comparison:
+    """Compare two or more runs, given as loaded runs or run folders."""
+    if len(runs) < 2:
+        raise MnistlabError(f"compare needs two or more runs, got {len(runs)}")
+    loaded = [run if isinstance(run, Run) else load_run(run) for run in runs]
+    return Comparison(loaded, *comparison(loaded))

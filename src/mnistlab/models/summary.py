@@ -38,9 +38,9 @@ KERAS_CLASS = {
 }
 
 
-def summary(network: Network, name: str = "sequential") -> str:
-    """The summary as text, laid out like ``keras.Model.summary()``."""
-    rows = [
+def summary_rows(network: Network) -> list[tuple[str, str, str]]:
+    """(layer (type), output shape, params) per layer, as Keras prints them."""
+    return [
         (
             f"{layer.name} ({KERAS_CLASS[spec['type']]})",
             str((None, *layer.output_shape)),
@@ -48,9 +48,16 @@ def summary(network: Network, name: str = "sequential") -> str:
         )
         for layer, spec in zip(network.built, network.specs)
     ]
-    headers = ("Layer (type)", "Output Shape", "Param #")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(headers)]
-    line = "".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()
+
+
+SUMMARY_HEADERS = ("Layer (type)", "Output Shape", "Param #")
+
+
+def summary(network: Network, name: str = "sequential") -> str:
+    """The summary as text, laid out like ``keras.Model.summary()``."""
+    rows = summary_rows(network)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(SUMMARY_HEADERS)]
+    line = "".join(h.ljust(w) for h, w in zip(SUMMARY_HEADERS, widths)).rstrip()
     rule = "─" * sum(widths)
     body = ["".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     counts = count_params(network)
