@@ -15,7 +15,7 @@ from mnistlab.predict.decision import save_rule
 from mnistlab.runs.store import Run
 from mnistlab.runs.train import train
 from mnistlab.training.distributed import is_main_process
-from mnistlab.training.progress import Progress
+from mnistlab.training.progress import Progress, default_progress
 from mnistlab.viz.report import write_report
 
 
@@ -30,7 +30,7 @@ def train_and_report(
 ) -> Run:
     """``train``, then the run's decision thresholds (``decision.json``) and, with ``report``, its figures and ``report.html``
     (under torchrun: rank 0's work)."""
-    progress = progress or Progress()
+    progress = progress or default_progress()
     dataset = dataset or load_dataset(config.dataset, data_dir, show_progress=True)
     run = train(config, out=out, runs_dir=runs_dir, progress=progress, dataset=dataset)
     if not is_main_process():  # under torchrun, rank 0 finishes the run folder

@@ -30,7 +30,7 @@ from mnistlab.training.early_stopping import EarlyStopping
 from mnistlab.training.interrupt import graceful_interrupt
 from mnistlab.training.loop import Optimization, evaluate_tensors, fit
 from mnistlab.training.optimizers import make_optimizer, make_schedule
-from mnistlab.training.progress import Progress
+from mnistlab.training.progress import Progress, default_progress
 
 
 def versions() -> dict:
@@ -68,7 +68,7 @@ def train(
     device = resolve_device(config.device)
     group = join_from_environment(device.type == "cuda")
     main = group is None or group.main
-    progress = (progress or Progress()) if main else Progress(quiet=True)
+    progress = (progress or default_progress()) if main else Progress(quiet=True)
     dataset = (dataset or load_dataset(config.dataset, data_dir, show_progress=True)).first(config.limit)
     threads = use_threads(thread_budget())
     follower = FollowFreeCores() if fixed_threads() is None else None

@@ -1,4 +1,8 @@
-"""What training prints: a line per epoch, and a live progress bar when the terminal is interactive."""
+"""What training prints: a line per epoch, and a live progress bar when the terminal is interactive.
+
+In a Jupyter kernel, ``default_progress`` gives ``NotebookProgress`` instead: one display in the
+cell, updated in place.
+"""
 
 from __future__ import annotations
 
@@ -56,3 +60,20 @@ class Progress(Callback):
         if not self.quiet:
             self.stream.write(text + "\n")
             self.stream.flush()
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (not a terminal IPython, not plain Python)."""
+    if "ipykernel" not in sys.modules or "IPython" not in sys.modules:
+        return False
+    shell = sys.modules["IPython"].get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def default_progress() -> Progress:
+    """What a training shows when nobody chose: a live cell display in a notebook, else text lines."""
+    if in_notebook():
+        from mnistlab.training.notebook_progress import NotebookProgress
+
+        return NotebookProgress()
+    return Progress()

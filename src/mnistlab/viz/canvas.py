@@ -1,19 +1,15 @@
-"""Matplotlib on the headless Agg backend: figures, atomic PNG saving, image tiles."""
+"""Matplotlib figures made without pyplot (so a notebook's own plotting backend is left alone): atomic PNG saving, image tiles."""
 
 from __future__ import annotations
 
 import base64
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from mnistlab.atomic import write_with  # noqa: E402
+from mnistlab.atomic import write_with
 
 DPI = 100
 GRAY = "gray_r"  # ink dark on light, as digits are drawn on paper
