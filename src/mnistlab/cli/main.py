@@ -11,7 +11,7 @@ import shlex
 import sys
 
 from mnistlab import __version__
-from mnistlab.cli import bench, compare, data, explore, models, predict, recipes, report, runs, serve, sweep, train
+from mnistlab.cli import bench, compare, data, explore, models, notebook, predict, recipes, report, runs, serve, sweep, train
 from mnistlab.cli.options import EXIT_INTERRUPTED, EXIT_USER_ERROR
 from mnistlab.errors import MnistlabError
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mnistlab {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (data, explore, models, train, runs, report, compare, recipes, sweep, predict, serve, bench):
+    for module in (data, explore, models, train, runs, report, notebook, compare, recipes, sweep, predict, serve, bench):
         module.register(commands)
     return parser
 
