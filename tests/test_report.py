@@ -18,7 +18,7 @@ from mnistlab.viz.report import REPORT_FIGURES
 from test_explore import assert_png
 
 QUIET = Progress(quiet=True)
-SECTIONS = ["curves", "confusion", "per-class", "confused-pairs", "mistakes", "correct", "confidence", "model", "history", "metrics", "config"]
+SECTIONS = ["curves", "confusion", "per-class", "confused-pairs", "mistakes", "correct", "confidence", "calibration", "model", "history", "metrics", "config"]
 
 
 @pytest.fixture(scope="module")

@@ -76,7 +76,8 @@ def test_health_and_model(server, cnn_run) -> None:
     status, info = request(server + "model")
     assert status == 200 and info["classes"] == [str(d) for d in range(10)] and info["input"] == [28, 28]
     assert info["test_accuracy"] == cnn_run.metrics["test_accuracy"]
-    assert set(info["thresholds"]) == {"confidence", "margin", "distance", "chosen_on"}
+    assert set(info["thresholds"]) == {"confidence", "margin", "distance", "chosen_on", "temperature"}
+    assert info["thresholds"]["temperature"] == 1.0  # validated on the test set: nothing held out to calibrate on
     status, schema = request(server + "openapi.json")
     assert status == 200 and "/predict" in schema["paths"]
 

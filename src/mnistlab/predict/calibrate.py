@@ -1,9 +1,10 @@
-"""Choosing a run's decision thresholds: feature statistics from training images, thresholds from held-out ones.
+"""Choosing a run's decision rule: feature statistics from training images; temperature and thresholds from held-out ones.
 
 Held-out means the run's validation split, carved from the training set before training. A run
 without one (the notebooks validate on the test set, or not at all) takes its thresholds from a
-stratified sample of its training images instead, and its ``decision.json`` says so: the test
-set is never used to choose anything.
+stratified sample of its training images instead, and its ``decision.json`` says so; it is not
+calibrated (temperature 1), since images the model was trained on say nothing of its confidence on
+new ones. The test set is never used to choose anything.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import torch
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.preprocess import to_tensors
 from mnistlab.data.split import stratified_holdout
+from mnistlab.evaluation.calibration import fit_temperature, with_temperature
 from mnistlab.models.network import Network
 from mnistlab.predict.decision import DecisionRule, choose_thresholds, fit_feature_stats
 from mnistlab.predict.engines import TorchEngine
@@ -22,13 +24,17 @@ FIT_IMAGES = 20_000  # training images used for the class means and covariance
 CALIBRATION_IMAGES = 5_000  # training images the thresholds are chosen on when a run has no validation split
 
 
-def calibrate(network: Network, x_fit: torch.Tensor, y_fit: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, chosen_on: str) -> DecisionRule:
-    """Fit feature statistics on training images and pick thresholds on ``x_val`` (described by ``chosen_on``)."""
+def calibrate(network: Network, x_fit: torch.Tensor, y_fit: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, chosen_on: str,
+              held_out: bool) -> DecisionRule:
+    """Fit feature statistics on training images; on ``x_val`` (described by ``chosen_on``), fit the temperature
+    when it is ``held_out`` from training, then pick the thresholds on the calibrated probabilities."""
     engine = TorchEngine(network.cpu())
     _, fit_features = engine.run(x_fit[:FIT_IMAGES].cpu().numpy())
     stats = fit_feature_stats(fit_features, y_fit[:FIT_IMAGES].cpu().numpy(), network.num_classes)
     probs, features = engine.run(x_val.cpu().numpy())
-    thresholds = choose_thresholds(probs, y_val.cpu().numpy(), stats.distances(features), chosen_on)
+    labels = y_val.cpu().numpy()
+    temperature = fit_temperature(probs, labels) if held_out else 1.0
+    thresholds = choose_thresholds(with_temperature(probs, temperature), labels, stats.distances(features), chosen_on, temperature)
     return DecisionRule(thresholds, stats)
 
 
@@ -37,12 +43,12 @@ def calibrate_run(
 ) -> DecisionRule:
     """Thresholds from the validation split when there is one, else from a stratified sample of the training images."""
     if x_val is not None and y_val is not None:
-        return calibrate(network, x_train, y_train, x_val, y_val, f"validation split ({len(y_val)} images held out from training)")
+        return calibrate(network, x_train, y_train, x_val, y_val, f"validation split ({len(y_val)} images held out from training)", True)
     labels = y_train.cpu().numpy()
     _, sample = stratified_holdout(labels, min(0.5, CALIBRATION_IMAGES / len(labels)), seed)
     index = torch.from_numpy(sample).to(x_train.device)
     return calibrate(network, x_train, y_train, x_train[index], y_train[index],
-                     f"training images ({len(sample)}, seen in training: the run has no validation split)")
+                     f"training images ({len(sample)}, seen in training: the run has no validation split)", False)
 
 
 def calibrate_saved_run(run: Run, dataset: Dataset) -> DecisionRule:

@@ -1,6 +1,8 @@
 """When to answer and when to say "unsure" (the Fashion notebook's exercise 6).
 
-Three checks, each with a default chosen from held-out data and stored in the run:
+First the probabilities are calibrated: divided in log space by a temperature fitted on the
+held-out validation split (``evaluation.calibration``; 1, untouched, for a run without one).
+Then three checks, each with a default chosen from held-out data and stored in the run:
 
 * confidence: the top probability must reach a threshold;
 * margin: the top probability must beat the runner-up by a margin;
@@ -25,6 +27,7 @@ from safetensors.numpy import load_file, save_file
 
 from mnistlab.atomic import write_json, write_with
 from mnistlab.errors import MnistlabError
+from mnistlab.evaluation.calibration import with_temperature
 from mnistlab.evaluation.risk_coverage import answered_curve, top_two
 
 ERROR_SHARE = 0.25  # answered predictions may make at most this share of the model's base error rate
@@ -39,6 +42,7 @@ class Thresholds:
     margin: float
     distance: float | None
     chosen_on: str = ""
+    temperature: float = 1.0  # the probabilities' calibration; the thresholds apply to calibrated probabilities
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,9 @@ def smallest_threshold(scores: np.ndarray, correct: np.ndarray, max_error: float
     return float(thresholds[ok[-1]])
 
 
-def choose_thresholds(probabilities: np.ndarray, labels: np.ndarray, distances: np.ndarray | None, chosen_on: str) -> Thresholds:
-    """Default thresholds from held-out predictions (see the module's docstring)."""
+def choose_thresholds(probabilities: np.ndarray, labels: np.ndarray, distances: np.ndarray | None, chosen_on: str,
+                      temperature: float = 1.0) -> Thresholds:
+    """Default thresholds from held-out predictions, already calibrated with ``temperature`` (see the module's docstring)."""
     correct = probabilities.argmax(axis=1) == labels
     max_error = ERROR_SHARE * (1 - correct.mean())
     confidence, margin = top_two(probabilities)
@@ -101,6 +106,7 @@ def choose_thresholds(probabilities: np.ndarray, labels: np.ndarray, distances: 
         margin=smallest_threshold(margin, correct, max_error),
         distance=None if distances is None else float(np.percentile(distances, DISTANCE_PERCENTILE)),
         chosen_on=chosen_on,
+        temperature=temperature,
     )
 
 
@@ -109,8 +115,12 @@ class DecisionRule:
     thresholds: Thresholds
     stats: FeatureStats | None
 
+    def calibrated(self, probabilities: np.ndarray) -> np.ndarray:
+        """The model's probabilities with the rule's temperature applied: what ``decide`` takes and predictions report."""
+        return with_temperature(probabilities, self.thresholds.temperature)
+
     def decide(self, probabilities: np.ndarray, features: np.ndarray | None, blank: np.ndarray | None = None) -> list[Decision]:
-        """One decision per row; ``blank`` marks images with no ink at all."""
+        """One decision per row of calibrated ``probabilities``; ``blank`` marks images with no ink at all."""
         t = self.thresholds
         confidence, margin = top_two(probabilities)
         distances = self.stats.distances(features) if self.stats is not None and features is not None and t.distance is not None else None
@@ -131,7 +141,8 @@ class DecisionRule:
     def with_overrides(self, confidence: float | None = None, margin: float | None = None) -> "DecisionRule":
         t = self.thresholds
         return DecisionRule(
-            Thresholds(t.confidence if confidence is None else confidence, t.margin if margin is None else margin, t.distance, t.chosen_on),
+            Thresholds(t.confidence if confidence is None else confidence, t.margin if margin is None else margin, t.distance, t.chosen_on,
+                       t.temperature),
             self.stats,
         )
 

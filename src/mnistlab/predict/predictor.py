@@ -125,7 +125,8 @@ class Predictor:
             return []
         pixels = np.stack([p.pixels for p in prepared]).astype(np.float32) / 255.0
         x = pixels.reshape(len(pixels), -1) if self.network.flat_input else pixels[:, None]
-        probabilities, features = self.engine.run(x)
+        raw, features = self.engine.run(x)
+        probabilities = self.rule.calibrated(raw)
         decisions = self.rule.decide(probabilities, features, blank=np.array([p.blank for p in prepared]))
         return [Prediction(n, pr, d, p, self.class_names) for n, pr, d, p in zip(names, probabilities, decisions, prepared)]
 

@@ -158,7 +158,8 @@ def create_app(predictor: Predictor) -> FastAPI:
             "input": list(predictor.size),
             "test_accuracy": run.metrics["test_accuracy"],
             "engine": engine,
-            "thresholds": {"confidence": t.confidence, "margin": t.margin, "distance": t.distance, "chosen_on": t.chosen_on},
+            "thresholds": {"confidence": t.confidence, "margin": t.margin, "distance": t.distance, "chosen_on": t.chosen_on,
+                           "temperature": t.temperature},
         }
 
     @app.post("/predict", response_model=PredictionOut, openapi_extra=PREDICT_BODY,

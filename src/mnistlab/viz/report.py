@@ -9,14 +9,16 @@ from pathlib import Path
 from mnistlab.atomic import write_json, write_text
 from mnistlab.data.dataset import Dataset
 from mnistlab.evaluation.analysis import Analysis, analyze
+from mnistlab.evaluation.calibration import ECE_BINS, reliability, with_temperature
 from mnistlab.models.summary import summary
+from mnistlab.predict.decision import RULE_FILE, Thresholds, load_rule
 from mnistlab.runs.store import HISTORY_COLUMNS, Run
 from mnistlab.viz import html
 from mnistlab.viz.canvas import save_png
-from mnistlab.viz.run_figures import confidence_histogram, confusion, curves, gallery
+from mnistlab.viz.run_figures import confidence_histogram, confusion, curves, gallery, reliability_diagram
 from mnistlab.tables import fixed
 
-REPORT_FIGURES = ("curves.png", "confusion.png", "correct.png", "mistakes.png", "confidence.png")
+REPORT_FIGURES = ("curves.png", "confusion.png", "correct.png", "mistakes.png", "confidence.png", "reliability.png")
 GALLERY_SIZE = 32
 
 
@@ -24,15 +26,25 @@ def _fmt(value: object) -> str:
     return f"{value:.4f}" if isinstance(value, float) else ("—" if value is None else str(value))
 
 
-def write_figures(run: Run, analysis: Analysis, max_value: int, folder: Path, progress: Callable[[str], None]) -> dict[str, Path]:
+def calibration(analysis: Analysis, temperature: float) -> dict:
+    """Expected calibration error on the test set before and after the run's temperature (an evaluation: nothing is chosen here)."""
+    before = reliability(analysis.probabilities, analysis.labels)
+    after = reliability(with_temperature(analysis.probabilities, temperature), analysis.labels)
+    return {"bins": ECE_BINS, "temperature": temperature, "ece_before": before.ece, "ece_after": after.ece, "reliability": (before, after)}
+
+
+def write_figures(run: Run, analysis: Analysis, max_value: int, folder: Path, progress: Callable[[str], None], calibrated: dict) -> dict[str, Path]:
     """Write the run's PNGs into ``folder``."""
     best = run.metrics.get("best_epoch") if run.metrics.get("restored_best_weights") else None
+    before, after = calibrated["reliability"]
+    panels = [("as trained", before)] + ([(f"temperature {calibrated['temperature']:.2f}", after)] if calibrated["temperature"] != 1 else [])
     makers = {
         "curves.png": lambda: curves(run.history, best, title=f"{run.config.name}: training curves"),
         "confusion.png": lambda: confusion(analysis),
         "correct.png": lambda: gallery(analysis, analysis.confident_correct(GALLERY_SIZE), f"Correct predictions ({GALLERY_SIZE} at random)", max_value),
         "mistakes.png": lambda: gallery(analysis, analysis.worst_mistakes(GALLERY_SIZE), "Worst mistakes, highest loss first", max_value),
         "confidence.png": lambda: confidence_histogram(analysis),
+        "reliability.png": lambda: reliability_diagram(panels),
     }
     paths = {}
     for i, (name, make) in enumerate(makers.items(), 1):
@@ -41,7 +53,22 @@ def write_figures(run: Run, analysis: Analysis, max_value: int, folder: Path, pr
     return paths
 
 
-def render_html(run: Run, analysis: Analysis, figures: dict[str, Path]) -> str:
+def calibration_section(calibrated: dict, thresholds: Thresholds | None, figure: Path) -> str:
+    temperature = calibrated["temperature"]
+    if thresholds is None:
+        how = "No decision rule yet (`mnistlab thresholds RUN` chooses one): the probabilities are as trained."
+    elif temperature == 1:
+        how = f"Not calibrated: the rule was chosen on {thresholds.chosen_on}, and images seen in training say nothing of confidence on new ones."
+    else:
+        how = f"Temperature {temperature:.3f}, fitted on the {thresholds.chosen_on}; the decision thresholds apply to the calibrated probabilities."
+    return html.section(
+        "calibration", f"Calibration (test set, {calibrated['bins']} bins)",
+        html.cards([("ECE as trained", f"{calibrated['ece_before']:.4f}"), ("ECE calibrated", f"{calibrated['ece_after']:.4f}"),
+                    ("temperature", f"{temperature:.3f}")]),
+        f"<p>{html.escape(how)}</p>", html.figure_img(figure, "reliability diagram"))
+
+
+def render_html(run: Run, analysis: Analysis, figures: dict[str, Path], calibrated: dict, thresholds: Thresholds | None) -> str:
     m = run.metrics
     per_class = analysis.per_class()
     status = m["status"] + (f", best epoch {m['best_epoch']} restored" if m.get("restored_best_weights") else "")
@@ -68,6 +95,7 @@ def render_html(run: Run, analysis: Analysis, figures: dict[str, Path]) -> str:
         html.section("mistakes", "Worst mistakes", html.figure_img(figures["mistakes.png"], "worst mistakes gallery")),
         html.section("correct", "Correct predictions", html.figure_img(figures["correct.png"], "correct predictions gallery")),
         html.section("confidence", "Confidence", html.figure_img(figures["confidence.png"], "confidence histogram")),
+        calibration_section(calibrated, thresholds, figures["reliability.png"]),
         html.section("model", "Model", html.pre(summary(run.network, name=str(run.config.model if isinstance(run.config.model, str) else "custom")))),
         html.section(
             "history", "History",
@@ -84,14 +112,17 @@ def write_report(run: Run, dataset: Dataset, progress: Callable[[str], None] = p
     """Write ``RUN/report/*.png``, ``RUN/report/analysis.json`` and ``RUN/report.html``; return the HTML path."""
     folder = run.path / "report"
     analysis = analyze(run.network, dataset)
-    figures = write_figures(run, analysis, dataset.max_value, folder, progress)
+    thresholds = load_rule(run.path).thresholds if (run.path / RULE_FILE).is_file() else None
+    calibrated = calibration(analysis, thresholds.temperature if thresholds else 1.0)
+    figures = write_figures(run, analysis, dataset.max_value, folder, progress, calibrated)
     write_json(folder / "analysis.json", {
         "accuracy": analysis.accuracy,
         "per_class": analysis.per_class(),
         "most_confused": analysis.most_confused(),
         "confusion": analysis.confusion().tolist(),
+        "calibration": {k: v for k, v in calibrated.items() if k != "reliability"},
     })
     path = run.path / "report.html"
-    write_text(path, render_html(run, analysis, figures))
+    write_text(path, render_html(run, analysis, figures, calibrated, thresholds))
     progress(f"Report written to {path}")
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mnistlab.evaluation.analysis import Analysis
+from mnistlab.evaluation.calibration import Reliability
 from mnistlab.viz.canvas import figure, show_image
 
 TRAIN_COLOR, VAL_COLOR = "tab:blue", "tab:orange"
@@ -91,4 +92,24 @@ def confidence_histogram(analysis: Analysis):
     ax.set_ylabel("images (log scale)")
     ax.set_title("Confidence of right vs wrong predictions")
     ax.legend()
+    return fig
+
+
+def reliability_diagram(panels: list[tuple[str, Reliability]]):
+    """Accuracy against confidence per bin, one panel per (title, reliability); a calibrated model sits on the diagonal."""
+    fig = figure(5.2 * len(panels), 4.6)
+    for ax, (title, bins) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        centers, width = (bins.edges[:-1] + bins.edges[1:]) / 2, bins.edges[1] - bins.edges[0]
+        used = bins.counts > 0
+        ax.bar(centers[used], bins.accuracy[used], width=width * 0.95, color="tab:blue", alpha=0.8, label="accuracy in the bin")
+        gaps = bins.confidence[used] - bins.accuracy[used]
+        ax.bar(centers[used], gaps, bottom=bins.accuracy[used], width=width * 0.95, color="tab:red", alpha=0.35, label="gap to confidence")
+        ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("confidence (top probability)")
+        ax.set_ylabel("accuracy")
+        ax.set_title(f"{title}: ECE {bins.ece:.4f}")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8)
     return fig

@@ -1,0 +1,63 @@
+"""Calibration: reliability bins and ECE by hand, temperature scaling recovering a known temperature, and a run calibrated on its validation split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnistlab import TrainConfig, train_and_report
+from mnistlab.evaluation.calibration import expected_calibration_error, fit_temperature, reliability, with_temperature
+from mnistlab.predict.decision import load_rule
+from mnistlab.predict.engines import TorchEngine
+from mnistlab.predict.predictor import Predictor
+from mnistlab.data.preprocess import prepare_images
+from mnistlab.training.progress import Progress
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_ece_and_bins_by_hand() -> None:
+    probabilities = np.array([[0.9, 0.1], [0.9, 0.1], [0.4, 0.6], [0.4, 0.6]])
+    labels = np.array([0, 1, 1, 1])  # the 0.9 bin is right half the time, the 0.6 bin always
+    bins = reliability(probabilities, labels, bins=10)
+    assert bins.counts.tolist() == [0, 0, 0, 0, 0, 2, 0, 0, 2, 0]  # 0.6 falls in (0.5, 0.6], 0.9 in (0.8, 0.9]
+    assert bins.accuracy[5] == 1.0 and bins.accuracy[8] == 0.5
+    assert expected_calibration_error(probabilities, labels, bins=10) == pytest.approx((2 * 0.4 + 2 * 0.4) / 4)
+
+
+def test_temperature_scaling_recovers_a_known_temperature_and_keeps_the_winner() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, size=(20_000, 10))
+    truth = softmax(logits / 2.0)  # the labels follow logits/2: a model reporting softmax(logits) is overconfident
+    labels = np.array([rng.choice(10, p=row) for row in truth])
+    overconfident = softmax(logits).astype(np.float32)
+    temperature = fit_temperature(overconfident, labels)
+    assert temperature == pytest.approx(2.0, abs=0.08)
+    calibrated = with_temperature(overconfident, temperature)
+    assert (calibrated.argmax(1) == overconfident.argmax(1)).all()
+    np.testing.assert_allclose(calibrated, truth, atol=0.02)
+    assert expected_calibration_error(calibrated, labels) < expected_calibration_error(overconfident, labels) / 3
+    assert with_temperature(overconfident, 1.0) is overconfident
+
+
+def test_a_run_with_a_validation_split_is_calibrated_on_it(data_dir: Path, mnist, tmp_path: Path) -> None:
+    config = TrainConfig(model="mlp-512", optimizer="adam", epochs=2, limit=12000, validation=0.1)
+    run = train_and_report(config, out=tmp_path / "run", progress=Progress(quiet=True), dataset=mnist)
+    rule = load_rule(run.path)
+    assert "validation split (1200 images" in rule.thresholds.chosen_on and rule.thresholds.temperature != 1.0
+    saved = json.loads((run.path / "report" / "analysis.json").read_text())["calibration"]
+    assert saved["temperature"] == rule.thresholds.temperature and saved["bins"] == 15
+    assert 0 <= saved["ece_after"] < 0.05 and 0 <= saved["ece_before"] < 0.1
+    page = (run.path / "report.html").read_text()
+    assert "ECE calibrated" in page and "reliability diagram" in page and "fitted on the validation split" in page
+    # what predict reports, and what its thresholds apply to, are the calibrated probabilities
+    x = prepare_images(mnist.x_test[:50], 255, flat=True).numpy()
+    raw, _ = TorchEngine(run.network).run(x)
+    predicted = Predictor(run.path, prepare=False).predict_any(mnist.x_test[:50]).probabilities
+    np.testing.assert_allclose(predicted, with_temperature(raw, rule.thresholds.temperature), atol=1e-6)
