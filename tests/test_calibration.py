@@ -1,4 +1,5 @@
-"""Calibration: reliability bins and ECE by hand, temperature scaling recovering a known temperature, and a run calibrated on its validation split."""
+"""Trustworthy confidence: reliability bins and ECE by hand, temperature scaling recovering a known temperature, a run
+calibrated on its validation split, and abstention measured on Fashion-MNIST, letters and noise."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 
 from mnistlab import TrainConfig, train_and_report
+from mnistlab.cli.main import main
+from mnistlab.predict.abstention import SCORES, letters, machine_fonts
 from mnistlab.evaluation.calibration import expected_calibration_error, fit_temperature, reliability, with_temperature
 from mnistlab.predict.decision import load_rule
 from mnistlab.predict.engines import TorchEngine
@@ -61,3 +64,27 @@ def test_a_run_with_a_validation_split_is_calibrated_on_it(data_dir: Path, mnist
     raw, _ = TorchEngine(run.network).run(x)
     predicted = Predictor(run.path, prepare=False).predict_any(mnist.x_test[:50]).probabilities
     np.testing.assert_allclose(predicted, with_temperature(raw, rule.thresholds.temperature), atol=1e-6)
+
+
+def test_abstention_table_on_fashion_letters_and_noise(capsys, data_dir: Path, cnn_run) -> None:
+    assert main(["abstention", str(cnn_run.path), "--images", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "Fashion-MNIST test images" in out and "letters (A-Z, a-z, machine fonts)" in out and "AUROC combined" in out
+    table = json.loads((cnn_run.path / "abstention.json").read_text())
+    true, *others = table["rows"]
+    assert true["set"] == "mnist test images" and [r["set"] for r in others] == [
+        "Fashion-MNIST test images", "letters (A-Z, a-z, machine fonts)", "noise"]
+    assert all(true[f"answered_{k}"] >= 0.985 for k in ("confidence", "margin", "distance"))  # the 99% thresholds
+    for row in others:
+        assert row["images"] == 200 and all(0 <= row[f"auroc_{k}"] <= 1 for k in SCORES)
+    noise = others[2]
+    assert noise["auroc_confidence"] > 0.8 and noise["answered_by_rule"] < 0.2  # the CNN is unsure of pixel noise
+    assert main(["abstention", str(cnn_run.path), "--images", "3"]) == 2
+    assert "--images must be at least 10" in capsys.readouterr().err
+
+
+def test_letters_are_dark_ink_on_light_paper_in_several_fonts() -> None:
+    images = letters(52, seed=1)
+    pixels = [np.asarray(image, dtype=np.float64) for image in images]
+    assert all(np.median(p) > 150 and p.min() < np.median(p) - 60 for p in pixels)  # light paper, dark strokes
+    assert len(machine_fonts()) >= 2 and len({p.tobytes() for p in pixels}) == 52

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from mnistlab.cli.options import add_data_dir, print_table
 from mnistlab.config import ENGINES
-from mnistlab.tables import csv_table
+from mnistlab.tables import csv_table, fixed
 
 if TYPE_CHECKING:
     from mnistlab.predict.predictor import Prediction
@@ -32,6 +32,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     thresholds.add_argument("run", help="a run folder")
     add_data_dir(thresholds)
     thresholds.set_defaults(handler=run_thresholds)
+
+    abstention = commands.add_parser("abstention", help="how well 'unsure' tells digits from Fashion-MNIST, letters and noise (AUROC, share answered)")
+    abstention.add_argument("run", help="a run folder")
+    abstention.add_argument("--images", type=int, default=2000, help="images of each set (default: %(default)s)")
+    abstention.add_argument("--seed", type=int, default=0, help="seeds the sample, the letters and the noise (default: %(default)s)")
+    add_data_dir(abstention)
+    abstention.set_defaults(handler=run_abstention)
 
     export = commands.add_parser("export", help="export a run to ONNX")
     export.add_argument("run", help="a run folder")
@@ -99,6 +106,26 @@ def run_thresholds(args: argparse.Namespace) -> int:
         ["target accuracy", "confidence threshold", "answered"],
     )
     print(f"Written {png} and {csv_path}")
+    return 0
+
+
+def run_abstention(args: argparse.Namespace) -> int:
+    from mnistlab.atomic import write_json
+    from mnistlab.data.loaders import load_dataset
+    from mnistlab.errors import MnistlabError
+    from mnistlab.predict.abstention import SCORES, measure
+    from mnistlab.runs.store import load_run
+
+    if args.images < 10:
+        raise MnistlabError(f"--images must be at least 10, got {args.images}")
+    run = load_run(args.run)
+    table = measure(run.path, load_dataset(run.config.dataset, args.data_dir), load_dataset("fashion-mnist", args.data_dir), args.images, args.seed)
+    rows = [[r["set"], str(r["images"]), *(fixed(r.get(f"auroc_{k}")) for k in SCORES), *(f"{r[f'answered_{k}']:.1%}" for k in SCORES),
+             f"{r['answered_by_rule']:.1%}"] for r in table["rows"]]
+    print_table(rows, ["images", "n", *(f"AUROC {k}" for k in SCORES), *(f"answered {k}" for k in SCORES), "answered (run's rule)"])
+    print(f"'answered SCORE': at the threshold keeping {table['keep_answered']:.0%} of the true images answered; 'combined': every check at its threshold.")
+    write_json(run.path / "abstention.json", table)
+    print(f"Written {run.path / 'abstention.json'}")
     return 0
 
 

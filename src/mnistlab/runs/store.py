@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from mnistlab.predict.predictor import Predictions
 
 RUN_FILES = ("config.json", "architecture.json", "model.safetensors", "history.csv", "metrics.json")
-DERIVED_FILES = ("model.onnx", "thresholds")
+DERIVED_FILES = ("model.onnx", "thresholds", "abstention.json")
 LISTED_METRICS = {"dataset", "test_accuracy", "test_loss", "params", "epochs_run", "seconds", "status"}  # what `mnistlab runs` shows
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 

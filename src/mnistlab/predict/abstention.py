@@ -1,0 +1,119 @@
+"""How well a run's "unsure" separates digits from things that are not digits, measured on real non-digits.
+
+Every image goes through what ``mnistlab predict`` does (MNIST-style preparation, the run's calibrated
+probabilities and features): the test set's own images, Fashion-MNIST's test images, letters rendered
+from the machine's fonts as a person would write them (upper and lower case, several fonts, sizes,
+positions and slants, dark ink on light paper, photographed with noise), and noise pictures.
+
+Each check gives an "unsure" score, higher meaning less like a digit: 1 - confidence, 1 - margin, the
+feature distance, and ``combined``, the largest of the three divided by its threshold, so that it is
+at most 1 exactly when every check passes. For each score and non-digit set: the AUROC of telling
+the two apart, and the share of non-digits still answered at the thresholds that keep 99% of the
+true images answered. The run's own rule (its saved thresholds) is reported beside them.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from sklearn.metrics import roc_auc_score
+
+from mnistlab.data.dataset import Dataset
+from mnistlab.errors import MnistlabError
+from mnistlab.evaluation.risk_coverage import top_two
+from mnistlab.predict.predictor import Predictor
+
+FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
+KEEP_ANSWERED = 0.99  # thresholds that keep this share of the true images answered
+CHECKS = ("confidence", "margin", "distance")
+SCORES = (*CHECKS, "combined")
+
+
+def machine_fonts() -> list[Path]:
+    fonts = sorted(p for d in FONT_DIRS if d.is_dir() for p in d.rglob("*") if p.suffix.lower() in (".ttf", ".otf"))
+    if not fonts:
+        raise MnistlabError(f"no TrueType fonts found in {', '.join(map(str, FONT_DIRS))}; install some (Debian: fonts-dejavu-core)")
+    return fonts
+
+
+def letter_image(letter: str, font: Path, rng: np.random.Generator) -> Image.Image:
+    """One letter as a photo of handwriting-sized ink on paper: random size, place, slant, blur and noise."""
+    side = 160
+    size = int(rng.integers(50, 120))
+    ink = Image.new("L", (side, side), 0)
+    ImageDraw.Draw(ink).text((side / 2 + rng.integers(-25, 26), side / 2 + rng.integers(-25, 26)), letter, fill=255,
+                             font=ImageFont.truetype(str(font), size), anchor="mm")
+    ink = ink.rotate(float(rng.uniform(-12, 12)), resample=Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.5))))
+    paper = rng.uniform(190, 245) + rng.normal(0, 5, (side, side))
+    photo = paper - np.asarray(ink, dtype=np.float64) / 255 * rng.uniform(0.6, 0.9) * paper
+    return Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8))
+
+
+def letters(count: int, seed: int) -> list[Image.Image]:
+    fonts = machine_fonts()
+    rng = np.random.default_rng(seed)
+    alphabet = string.ascii_uppercase + string.ascii_lowercase
+    return [letter_image(alphabet[i % len(alphabet)], fonts[int(rng.integers(len(fonts)))], rng) for i in range(count)]
+
+
+def noise(count: int, seed: int) -> list[Image.Image]:
+    """Half uniform pixel noise, half smooth blotches: what a camera sees with nothing written."""
+    rng = np.random.default_rng(seed)
+    images = []
+    for i in range(count):
+        pixels = rng.uniform(0, 255, (28, 28)) if i % 2 == 0 else np.asarray(
+            Image.fromarray(rng.uniform(0, 255, (12, 12)).astype(np.uint8)).resize((28, 28), Image.Resampling.BICUBIC), dtype=np.float64)
+        images.append(Image.fromarray(pixels.astype(np.uint8)))
+    return images
+
+
+def score(predictor: Predictor, images: list[Image.Image]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each check's unsure score (higher: less like a digit) and whether the run's own rule answered, as ``predict`` computes them."""
+    prepared = [predictor.prepare_one(image) for image in images]
+    pixels = np.stack([p.pixels for p in prepared]).astype(np.float32) / 255.0
+    x = pixels.reshape(len(pixels), -1) if predictor.network.flat_input else pixels[:, None]
+    raw, features = predictor.engine.run(x)
+    probabilities = predictor.rule.calibrated(raw)
+    confidence, margin = top_two(probabilities)
+    stats = predictor.rule.stats
+    distance = stats.distances(features) if stats is not None else np.zeros(len(images))
+    decisions = predictor.rule.decide(probabilities, features, blank=np.array([p.blank for p in prepared]))
+    return {"confidence": 1 - confidence, "margin": 1 - margin, "distance": distance}, np.array([not d.unsure for d in decisions])
+
+
+def measure(run_path: str | Path, dataset: Dataset, fashion: Dataset, images: int = 2000, seed: int = 0) -> dict:
+    """The abstention table of a run on ``images`` of each set (see the module's docstring)."""
+    predictor = Predictor(run_path)
+    rng = np.random.default_rng(seed)
+    true_index = rng.choice(len(dataset.x_test), min(images, len(dataset.x_test)), replace=False)
+    sets = {
+        f"{dataset.name} test images": [Image.fromarray(x) for x in dataset.x_test[true_index]],
+        "Fashion-MNIST test images": [Image.fromarray(x) for x in fashion.x_test[:images]],
+        "letters (A-Z, a-z, machine fonts)": letters(images, seed),
+        "noise": noise(images, seed),
+    }
+    scored = {name: score(predictor, pictures) for name, pictures in sets.items()}
+    true_name = next(iter(sets))
+    true_scores, true_answered = scored[true_name]
+    thresholds = {name: float(np.quantile(values, KEEP_ANSWERED)) for name, values in true_scores.items()}
+
+    thresholds["combined"] = 1.0
+
+    def with_combined(scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {**scores, "combined": np.max([scores[name] / max(thresholds[name], 1e-12) for name in CHECKS], axis=0)}
+
+    true_scores = with_combined(true_scores)
+    rows = []
+    for name, (scores, answered) in scored.items():
+        scores = with_combined(scores)
+        row = {"set": name, "images": len(answered), "answered_by_rule": float(answered.mean())}
+        for key in SCORES:
+            row[f"answered_{key}"] = float((scores[key] <= thresholds[key]).mean())
+            if name != true_name:
+                truth = np.concatenate([np.zeros(len(true_answered)), np.ones(len(answered))])
+                row[f"auroc_{key}"] = float(roc_auc_score(truth, np.concatenate([true_scores[key], scores[key]])))
+        rows.append(row)
+    return {"keep_answered": KEEP_ANSWERED, "seed": seed, "thresholds_at_99": thresholds, "rows": rows}
