@@ -50,7 +50,7 @@ def cells(config: TrainConfig, origin: str, recipe: Recipe | None) -> list:
         new_markdown_cell("\n".join(intro)),
         new_code_cell(f"LIMIT = None  # train on the first LIMIT training images only; None: all of them\nEPOCHS = {config.epochs}",
                       metadata={"tags": ["parameters"]}),
-        new_code_cell("import mnistlab\nfrom mnistlab import TrainConfig, build_model, evaluate, load_dataset, to_tensors, train"),
+        new_code_cell("from mnistlab import TrainConfig, build_model, evaluate, load_dataset, to_tensors, train"),
         new_markdown_cell("## Load the data\n\nThe canonical files, found locally or downloaded once (checked by their hashes)."),
         new_code_cell(f"dataset = load_dataset({config.dataset!r})\ndataset"),
         new_markdown_cell("## Look at it\n\nShapes, pixel range and the labels of the first images, as the notebooks print them."),

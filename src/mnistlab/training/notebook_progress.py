@@ -14,6 +14,7 @@ import torch
 from IPython.display import HTML, display
 
 from mnistlab import svg
+from mnistlab.errors import MnistlabError
 from mnistlab.training.progress import Progress, format_epoch
 
 REDRAW_SECONDS = 0.5
@@ -34,7 +35,7 @@ class NotebookProgress(Progress):
         super().__init__(quiet=True)
         self.widgets = _widgets() if widgets is not False else None
         if widgets and self.widgets is None:
-            raise ImportError("NotebookProgress(widgets=True) needs ipywidgets: pip install ipywidgets")
+            raise MnistlabError("NotebookProgress(widgets=True) needs ipywidgets: pip install ipywidgets, or pass widgets=None")
         self.history: list[dict] = []
         self.lines: list[str] = []
         self.status = "starting"
