@@ -25,7 +25,7 @@ KERNEL = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
 def readable_settings(config: TrainConfig) -> dict:
     """The settings that differ from what TrainConfig fills in by itself, plus the ones every reader looks for."""
-    values = config.to_dict()
+    values = config.resolved().to_dict()
     defaults = TrainConfig(model=config.model, optimizer=config.optimizer, schedule=config.schedule, name=config.name).resolved().to_dict()
     return {k: v for k, v in values.items() if k in ALWAYS_SHOWN or (v != defaults[k] and k not in ("limit", "device", "precision"))}
 
