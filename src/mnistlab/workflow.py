@@ -35,7 +35,7 @@ def train_and_report(
     run = train(config, out=out, runs_dir=runs_dir, progress=progress, dataset=dataset)
     if not is_main_process():  # under torchrun, rank 0 finishes the run folder
         return run
-    save_rule(run.path, calibrate_saved_run(run, dataset.first(run.config.limit)))
+    save_rule(run.path, calibrate_saved_run(run, dataset))
     if report:
         write_report(run, dataset, progress.message)
     return run

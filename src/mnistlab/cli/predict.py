@@ -86,18 +86,14 @@ def run_predict(args: argparse.Namespace) -> int:
 def run_thresholds(args: argparse.Namespace) -> int:
     from mnistlab.data.loaders import load_dataset
     from mnistlab.data.preprocess import prepare_images
-    from mnistlab.predict.calibrate import calibrate_saved_run
-    from mnistlab.predict.decision import RULE_FILE, save_rule
+    from mnistlab.predict.calibrate import ensure_rule
     from mnistlab.predict.engines import TorchEngine
     from mnistlab.runs.store import load_run
     from mnistlab.viz.thresholds import write_threshold_report
 
     run = load_run(args.run)
     dataset = load_dataset(run.config.dataset, args.data_dir)
-    if not (run.path / RULE_FILE).is_file():
-        rule = calibrate_saved_run(run, dataset)
-        save_rule(run.path, rule)
-        print(f"Decision thresholds chosen on {rule.thresholds.chosen_on}, saved to {run.path / RULE_FILE}")
+    ensure_rule(run, dataset)
     x = prepare_images(dataset.x_test, dataset.max_value, run.network.flat_input).numpy()
     probabilities, _ = TorchEngine(run.network).run(x)
     png, csv_path, rows = write_threshold_report(probabilities, dataset.y_test, run.path / "thresholds", f"{run.config.name}: risk-coverage on the test set")

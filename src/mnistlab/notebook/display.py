@@ -26,6 +26,7 @@ from mnistlab.models.summary import SUMMARY_HEADERS, count_params, summary_rows
 from mnistlab.predict.predictor import Predictions
 from mnistlab.runs.store import Run
 from mnistlab.tables import fixed
+from mnistlab.viz.html import table
 
 if TYPE_CHECKING:  # a sweep's report needs Optuna; only its fields are read here
     from mnistlab.sweeps.report import SweepReport
@@ -43,12 +44,6 @@ _ANALYSES: dict[tuple[str, int], tuple[Analysis, int]] = {}  # a run's test-set 
 
 def box(title: str, *parts: str) -> str:
     return f'{STYLE}<div class="mnistlab"><h4>{escape(title)}</h4>{"".join(parts)}</div>'
-
-
-def table(headers: list[str] | tuple[str, ...], rows: list[list[object]] | list[tuple]) -> str:
-    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def png(pixels: np.ndarray, max_value: int, scale: int = 2) -> str:

@@ -72,15 +72,10 @@ def noise(count: int, seed: int) -> list[Image.Image]:
 
 def score(predictor: Predictor, images: list[Image.Image]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Each check's unsure score (higher: less like a digit) and whether the run's own rule answered, as ``predict`` computes them."""
-    prepared = [predictor.prepare_one(image) for image in images]
-    pixels = np.stack([p.pixels for p in prepared]).astype(np.float32) / 255.0
-    x = pixels.reshape(len(pixels), -1) if predictor.network.flat_input else pixels[:, None]
-    raw, features = predictor.engine.run(x)
-    probabilities = predictor.rule.calibrated(raw)
+    probabilities, features, decisions = predictor.decide_prepared([predictor.prepare_one(image) for image in images])
     confidence, margin = top_two(probabilities)
     stats = predictor.rule.stats
     distance = stats.distances(features) if stats is not None else np.zeros(len(images))
-    decisions = predictor.rule.decide(probabilities, features, blank=np.array([p.blank for p in prepared]))
     return {"confidence": 1 - confidence, "margin": 1 - margin, "distance": distance}, np.array([not d.unsure for d in decisions])
 
 

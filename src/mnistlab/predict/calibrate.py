@@ -16,7 +16,7 @@ from mnistlab.data.preprocess import to_tensors
 from mnistlab.data.split import stratified_holdout
 from mnistlab.evaluation.calibration import fit_temperature, with_temperature
 from mnistlab.models.network import Network
-from mnistlab.predict.decision import DecisionRule, choose_thresholds, fit_feature_stats
+from mnistlab.predict.decision import RULE_FILE, DecisionRule, choose_thresholds, fit_feature_stats, save_rule
 from mnistlab.predict.engines import TorchEngine
 from mnistlab.runs.store import Run
 
@@ -54,6 +54,14 @@ def calibrate_run(
 def calibrate_saved_run(run: Run, dataset: Dataset) -> DecisionRule:
     """``calibrate_run`` for a saved run, with the same training images and validation split it was trained with."""
     config = run.config
-    data = to_tensors(dataset, run.network.flat_input, config.validation, config.seed)
+    data = to_tensors(dataset.first(config.limit), run.network.flat_input, config.validation, config.seed)
     split = isinstance(config.validation, float)  # validation "test" is the test set: never chosen on
     return calibrate_run(run.network, data.x_train, data.y_train, data.x_val if split else None, data.y_val if split else None, config.seed)
+
+
+def ensure_rule(run: Run, dataset: Dataset) -> None:
+    """Choose and save the run's decision rule if it has none (a run saved by ``runs.train.train`` alone), saying so."""
+    if not (run.path / RULE_FILE).is_file():
+        rule = calibrate_saved_run(run, dataset)
+        save_rule(run.path, rule)
+        print(f"Decision thresholds chosen on {rule.thresholds.chosen_on}, saved to {run.path / RULE_FILE}")

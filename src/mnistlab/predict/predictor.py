@@ -10,8 +10,8 @@ import numpy as np
 from PIL import Image
 
 from mnistlab.data.loaders import load_dataset
-from mnistlab.predict.calibrate import calibrate_saved_run
-from mnistlab.predict.decision import RULE_FILE, Decision, DecisionRule, load_rule, save_rule
+from mnistlab.predict.calibrate import ensure_rule
+from mnistlab.predict.decision import RULE_FILE, Decision, DecisionRule, load_rule
 from mnistlab.predict.engines import make_engine
 from mnistlab.predict.inputs import named_images
 from mnistlab.predict.prepare import Prepared, prepare_image, resize_only
@@ -120,14 +120,18 @@ class Predictor:
     def prepare_one(self, image: Image.Image) -> Prepared:
         return prepare_image(image, self.size) if self.prepare else resize_only(image, self.size)
 
-    def predict_prepared(self, names: list[str], prepared: list[Prepared]) -> list[Prediction]:
-        if not prepared:
-            return []
+    def decide_prepared(self, prepared: list[Prepared]) -> tuple[np.ndarray, np.ndarray, list[Decision]]:
+        """Calibrated probabilities, features and decisions for prepared images: everything ``predict`` computes."""
         pixels = np.stack([p.pixels for p in prepared]).astype(np.float32) / 255.0
         x = pixels.reshape(len(pixels), -1) if self.network.flat_input else pixels[:, None]
         raw, features = self.engine.run(x)
         probabilities = self.rule.calibrated(raw)
-        decisions = self.rule.decide(probabilities, features, blank=np.array([p.blank for p in prepared]))
+        return probabilities, features, self.rule.decide(probabilities, features, blank=np.array([p.blank for p in prepared]))
+
+    def predict_prepared(self, names: list[str], prepared: list[Prepared]) -> list[Prediction]:
+        if not prepared:
+            return []
+        probabilities, _, decisions = self.decide_prepared(prepared)
         return [Prediction(n, pr, d, p, self.class_names) for n, pr, d, p in zip(names, probabilities, decisions, prepared)]
 
     def predict(self, named_images: list[tuple[str, Image.Image]]) -> list[Prediction]:
@@ -147,10 +151,8 @@ def predict(run: Run | str | Path, x: object, prepare: bool = True, engine: str 
     and saved as ``mnistlab thresholds RUN`` would.
     """
     run = run if isinstance(run, Run) else load_run(run)
-    if not (run.path / RULE_FILE).is_file():
-        rule = calibrate_saved_run(run, load_dataset(run.config.dataset, data_dir).first(run.config.limit))
-        save_rule(run.path, rule)
-        print(f"Decision thresholds chosen on {rule.thresholds.chosen_on}, saved to {run.path / RULE_FILE}")
+    if not (run.path / RULE_FILE).is_file():  # loading the dataset only when the rule is missing
+        ensure_rule(run, load_dataset(run.config.dataset, data_dir))
     return Predictor(run, engine, prepare, confidence, margin).predict_any(x)
 
 
