@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ import pytest
 from mnistlab import MnistlabError, list_recipes, load_recipe
 from mnistlab.recipes import RENAMED, trainable
 from mnistlab.recipes.reproduce import KerasSide, TrialStore, reproduce
-from mnistlab.recipes.reproduction_report import Spread, markdown_report, verdict, welch_p
+from mnistlab.recipes.same_start import comparable, same_start
+from mnistlab.recipes.reproduction_report import HEADERS, Spread, holm, keras_p_values, markdown_report, recipe_row, verdict, welch_p
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 EXPERIMENTS = {
@@ -101,6 +103,12 @@ def test_welch_test() -> None:
     assert welch_p(ours, Spread((0.9,))) is None
 
 
+def test_holm_adjusts_for_the_number_of_comparisons() -> None:
+    # sorted 0.01, 0.03, 0.04: 3 x 0.01, 2 x 0.03, then max(0.06, 1 x 0.04) (never below the one before)
+    assert holm({"a": 0.01, "b": 0.04, "c": 0.03}) == pytest.approx({"a": 0.03, "b": 0.06, "c": 0.06})
+    assert holm({"a": 0.5, "b": 0.9}) == {"a": 1.0, "b": 1.0}
+
+
 # A stand-in for keras_reference/notebooks.py (the real one needs TensorFlow): the same command line,
 # and numbers that depend on the recipe and the seed, so the test can find them in the report.
 STAND_IN = """
@@ -126,6 +134,18 @@ def test_reproduce_with_a_keras_side(tmp_path: Path, data_dir: Path) -> None:
     assert "| 0.5050 ± 0.0071 | 0.5000–0.5100 |" in text  # Keras's mean ± sd and min–max, from the stand-in
     assert "| N | Train | 0.9590 |" in text and "| 0.7500 ± 0.0000 |" in text and "| Y | Test | 0.8814 |" in text
     assert "Keras 3.x on TensorFlow 2.x" in text
+    assert all(t["others_busy"] is not None and t["others_busy"] >= 0 for t in saved)  # each trial's time has its context
+
+    quiet = [replace(t, others_busy=0.0) for t in done.store.trials]
+    member = load_recipe("004-fashion-mlp")
+    time_column = HEADERS.index("s per seed, ours / Keras")
+    done.store.trials = quiet
+    ours_mean = sum(t.seconds for t in done.trials(member, "mnistlab")) / 2
+    assert recipe_row(done, member, keras_p_values(done, [member]))[time_column] == f"{ours_mean:.1f} / 1.0"
+    done.store.trials = [replace(t, others_busy=1.2) if t.framework == "keras" and t.seed == 1 else t for t in quiet]
+    assert recipe_row(done, member, {})[time_column].endswith(" / 1.0†")  # one busy seed marks the mean
+    done.store.trials = [replace(t, others_busy=None) if t.framework == "mnistlab" else t for t in quiet]
+    assert "†" in recipe_row(done, member, {})[time_column].split(" / ")[0]  # not recorded: not a figure either
 
 
 def test_a_failing_keras_side_is_one_error(tmp_path: Path, data_dir: Path) -> None:
@@ -175,3 +195,69 @@ def test_bad_recipe_files(tmp_path: Path, text: str, message: str) -> None:
     path.write_text(text)
     with pytest.raises(MnistlabError, match=message):
         load_recipe(str(path))
+
+
+# The notebook-000 model (784 -> 64 tanh -> 10 softmax, plain SGD at Keras's 0.01, batch 64) in numpy float64,
+# speaking notebooks.py's --same-start protocol: an independent implementation for mnistlab to agree with step by step.
+SGD_IN_NUMPY = """
+import json, sys
+import numpy as np
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+folder, lr = args["--same-start"], LEARNING_RATE
+rng = np.random.default_rng(int(args["--seed"]))
+with np.load(args["--data"]) as d:
+    x, y = d["x_train"].reshape(len(d["x_train"]), -1) / 255.0, d["y_train"]
+    x_test, y_test = d["x_test"].reshape(len(d["x_test"]), -1) / 255.0, d["y_test"]
+limit = lambda fan_in, fan_out: (6 / (fan_in + fan_out)) ** 0.5
+k1, b1 = rng.uniform(-limit(784, 64), limit(784, 64), (784, 64)).astype(np.float32), np.zeros(64, np.float32)
+k2, b2 = rng.uniform(-limit(64, 10), limit(64, 10), (64, 10)).astype(np.float32), np.zeros(10, np.float32)
+np.savez(folder + "/initial.npz", k1, b1, k2, b2)
+k1, b1, k2, b2 = (a.astype(np.float64) for a in (k1, b1, k2, b2))
+
+def forward(xb):
+    h = np.tanh(xb @ k1 + b1)
+    z = h @ k2 + b2
+    p = np.exp(z - z.max(1, keepdims=True))
+    return h, p / p.sum(1, keepdims=True)
+
+losses = []
+for order in np.load(folder + "/orders.npy"):
+    total = seen = 0
+    for start in range(0, len(order), 64):
+        i = order[start:start + 64]
+        h, p = forward(x[i])
+        total, seen = total - np.log(p[np.arange(len(i)), y[i]]).sum(), seen + len(i)
+        losses.append(total / seen)
+        g = p.copy()
+        g[np.arange(len(i)), y[i]] -= 1
+        g /= len(i)
+        gh = (g @ k2.T) * (1 - h ** 2)
+        k2 -= lr * h.T @ g; b2 -= lr * g.sum(0); k1 -= lr * x[i].T @ gh; b1 -= lr * gh.sum(0)
+np.save(folder + "/losses.npy", np.array(losses))
+p = forward(x_test)[1]
+print(json.dumps({"test_accuracy": float((p.argmax(1) == y_test).mean()), "test_loss": float(-np.log(p[np.arange(len(p)), y_test]).mean())}))
+"""
+
+
+@pytest.mark.parametrize(("learning_rate", "agreeing"), [(0.01, "all"), (0.02, 1)])
+def test_same_start_follows_an_independent_implementation_step_by_step(tmp_path: Path, mnist, learning_rate, agreeing) -> None:
+    """Same weights, same batches: mnistlab agrees with a float64 numpy SGD at every step, and a different
+    learning rate parts at the second step (the first step's loss comes before any update)."""
+    script = tmp_path / "sgd.py"
+    script.write_text(SGD_IN_NUMPY.replace("LEARNING_RATE", str(learning_rate)))
+    dataset = mnist.first(640)
+    result = same_start(load_recipe("000-mlp-64-tanh"), 2, 3, KerasSide(Path(sys.executable), script), tmp_path / "start", dataset=dataset)
+    assert len(result.ours) == len(result.keras) == 2 * 10 and result.steps_per_epoch == 10
+    assert result.steps_agreeing == (len(result.ours) if agreeing == "all" else agreeing)
+    if agreeing == "all":
+        assert result.test_ours[1] == pytest.approx(result.test_keras[1], abs=1e-4)  # the same network at the end
+        assert result.test_ours[0] == pytest.approx(result.test_keras[0], rel=1e-4)
+    saved = json.loads((tmp_path / "start" / "same-start.json").read_text())
+    assert saved["steps_agreeing"] == result.steps_agreeing and len(saved["ours"]) == 20
+
+
+def test_same_start_takes_dense_recipes_only() -> None:
+    for name, why in [("003-mlp-512-512-dropout", "it has dropout layers"), ("001-cnn", "it has conv2d, flatten, maxpool2d layers")]:
+        with pytest.raises(MnistlabError, match=f"{name} cannot start the same on both sides: {why}"):
+            comparable(load_recipe(name))
+    comparable(load_recipe("004-fashion-mlp"))  # a dense MLP with a linear first layer: comparable

@@ -51,7 +51,10 @@ def _cpu_times() -> tuple[float, float]:
 
 
 class FreeCores:
-    """How many cores other processes leave free, measured over the window since the last reading."""
+    """How many cores other processes leave free, measured over the window since the last reading.
+
+    This process's own share counts its threads and its finished child processes (a Keras
+    reference run as a subprocess is not "other" work)."""
 
     def __init__(self) -> None:
         self._last = self._reading()
@@ -62,7 +65,8 @@ class FreeCores:
             busy, total = _cpu_times()
         except (OSError, ValueError, IndexError):
             return None
-        return busy, total, time.process_time(), time.monotonic()
+        own = os.times()
+        return busy, total, own.user + own.system + own.children_user + own.children_system, time.monotonic()
 
     def others_busy(self) -> float:
         """Cores kept busy by other processes since the last call (0 where unknown)."""

@@ -1,4 +1,5 @@
-"""``mnistlab recipes`` and ``mnistlab reproduce [NAMES] [--notebook N] [--seeds N] [--keras]``."""
+"""``mnistlab recipes``, ``mnistlab reproduce [NAMES] [--notebook N] [--seeds N] [--keras]`` and
+``mnistlab same-start RECIPE [--epochs N]``."""
 
 from __future__ import annotations
 
@@ -35,6 +36,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_data_dir(parser)
     add_device(parser, default=None)
     parser.set_defaults(handler=run_reproduce)
+    parser = commands.add_parser(
+        "same-start",
+        help="train a recipe with mnistlab and with its notebook's Keras code from the same weights on the same batches",
+        description="Both sides start from the Keras model's initial weights and train on the same batches, in the same "
+        "order, for --epochs epochs (no early stopping); the running loss after every step is compared. Where the two "
+        "compute the same, the losses agree for hundreds of steps until float rounding parts them; a difference in a "
+        "loss, an optimizer or an initializer shows in the first steps. Dense recipes only (no dropout or augmentation, "
+        "whose randomness the two do not share).",
+    )
+    parser.add_argument("recipe", help="a dense notebook recipe, such as 004-fashion-mlp")
+    parser.add_argument("--epochs", type=int, default=1, help="epochs on both sides (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the Keras initial weights and the batch orders (default: %(default)s)")
+    parser.add_argument("--out", help="folder for the weights, orders and same-start.json (default: runs/same-start/RECIPE-seed-S)")
+    parser.add_argument("--table", default="runs/reproduction.md",
+                        help="the reproduction report to add the comparison to, rewritten from its JSON twin (default: %(default)s)")
+    add_data_dir(parser)
+    parser.set_defaults(handler=run_same_start)
 
 
 def show_recipes(args: argparse.Namespace) -> int:
@@ -95,3 +113,32 @@ def run_reproduce(args: argparse.Namespace) -> int:
     print(f"Report written to {table}, every training to {table.with_suffix('.json')}")
     failed = [r.name for r in done.recipes if verdict(reference_accuracy(r)[0], spread(done.trials(r, "mnistlab"), "test_accuracy")) == "**no**"]
     return 1 if failed else 0
+
+
+def run_same_start(args: argparse.Namespace) -> int:
+    from mnistlab.recipes.reproduce import TrialStore, default_keras_side, reproduce
+    from mnistlab.recipes.reproduction_report import save_report
+    from mnistlab.recipes.same_start import AGREEMENT, comparable, same_start
+
+    recipe = load_recipe(args.recipe)
+    comparable(recipe)
+    folder = Path(args.out or f"runs/same-start/{recipe.name}-seed-{args.seed}")
+    result = same_start(recipe, args.epochs, args.seed, default_keras_side(), folder, args.data_dir)
+    gaps = result.relative_gaps
+    print(f"{recipe.name}, seed {args.seed}: {len(gaps)} steps from the same weights on the same batches")
+    print(f"The running losses agree within {AGREEMENT:g} (relative) for the first {result.steps_agreeing} steps; "
+          f"largest gap over the first 100 steps {gaps[:100].max():.1e}, over all {gaps.max():.1e}.")
+    rows = [[str(e + 1), f"{o:.4f}", f"{k:.4f}"] for e, (o, k) in enumerate(zip(result.epoch_losses(result.ours), result.epoch_losses(result.keras)))]
+    print_table(rows, ["epoch", "train loss, mnistlab", "train loss, Keras"])
+    (loss_ours, acc_ours), (loss_keras, acc_keras) = result.test_ours, result.test_keras
+    print(f"Test after epoch {args.epochs}: mnistlab {acc_ours:.4f} (loss {loss_ours:.4f}), Keras {acc_keras:.4f} (loss {loss_keras:.4f})")
+    table = Path(args.table)
+    store = TrialStore(table.with_suffix(".json"), {})
+    store.header = store.saved_header
+    store.add_same_start(result.summary())
+    seeds = sorted({t.seed for t in store.trials}) or [args.seed]
+    asked = chosen_recipes([], None)
+    done = reproduce(asked, seeds, store.path, Path("runs/reproduce"), train=False)
+    save_report(done, asked, table, store.header.get("command", "mnistlab reproduce"), store.header.get("machine", "this machine"))
+    print(f"Every step's losses: {folder / 'same-start.json'}; the comparison is added to {table}")
+    return 0

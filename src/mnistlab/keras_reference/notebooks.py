@@ -8,6 +8,11 @@ download here), Keras 2 names are written as their Keras 3 equivalents (``fit_ge
 -> ``keras.layers``, ``ImageDataGenerator`` from ``tensorflow.keras``), and ``verbose=0``.
 
     python notebooks.py --recipe 000-mlp-64-tanh --seed 0 --data mnist.npz   # prints one JSON object
+
+With ``--same-start FOLDER`` (``mnistlab same-start``) the notebook's ``fit`` call trains instead on
+the batch orders in ``FOLDER/orders.npy``, one epoch per row, with no shuffling and no callbacks, and
+saves the initial weights (``initial.npz``) and the running loss after every step (``losses.npy``),
+so that mnistlab can start from the same weights and follow the same batches.
 """
 
 import argparse
@@ -210,6 +215,26 @@ def notebook_004(data, keras, variant):
     return model, history, (test_features, test_targets)
 
 
+def follow_given_batches(keras, folder):
+    """Make ``Model.fit`` train on ``folder``'s batch orders from the model's initial weights, recording each step."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    notebook_fit = keras.Model.fit
+
+    def fit(model, x=None, y=None, batch_size=None, **ignored):
+        np.savez(folder / "initial.npz", *model.get_weights())
+        losses = []
+        recorder = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: losses.append(float(logs["loss"])))
+        x, y = np.asarray(x), np.asarray(y)
+        for order in np.load(folder / "orders.npy"):
+            history = notebook_fit(model, x[order], y[order], batch_size=batch_size or 32, epochs=1, shuffle=False, verbose=0, callbacks=[recorder])
+        np.save(folder / "losses.npy", np.array(losses))
+        return history
+
+    keras.Model.fit = fit
+
+
 NOTEBOOKS = {"000": notebook_000, "001": notebook_001, "002": notebook_002, "003": notebook_003, "004": notebook_004}
 EPOCHS = None  # --epochs, for a quick try; None: each notebook's own
 
@@ -221,6 +246,7 @@ def main():
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--data", required=True, help=".npz with x_train, y_train, x_test, y_test (uint8 images)")
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--same-start", help="a folder with orders.npy: train on those batches and record each step (mnistlab same-start)")
     args = parser.parse_args()
     EPOCHS = args.epochs
     number, variant = args.recipe.split("-", 1)
@@ -229,6 +255,8 @@ def main():
     import tensorflow as tf
 
     keras.utils.set_random_seed(args.seed)
+    if args.same_start:
+        follow_given_batches(keras, args.same_start)
     with np.load(args.data) as arrays:
         data = (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
     started = time.perf_counter()

@@ -24,6 +24,7 @@ from mnistlab.data.dataset import Dataset
 from mnistlab.data.loaders import load_dataset
 from mnistlab.errors import MnistlabError
 from mnistlab.runs.train import versions
+from mnistlab.threads import FreeCores
 from mnistlab.workflow import train_and_report
 from mnistlab.keras_reference.environment import HERE, KERAS_REQUIREMENTS, keras_environment, keras_python
 from mnistlab.recipes import Recipe, load_recipe
@@ -48,6 +49,7 @@ class Trial:
     seconds: float
     versions: dict
     run: str | None = None  # mnistlab's run folder
+    others_busy: float | None = None  # cores other processes kept busy while it trained (None: not recorded)
 
 
 def settings_key(recipe: Recipe, overrides: dict, framework: str) -> str:
@@ -61,17 +63,20 @@ def settings_key(recipe: Recipe, overrides: dict, framework: str) -> str:
 
 
 class TrialStore:
-    """The trials in a JSON file, rewritten atomically after each one is added."""
+    """The trials in a JSON file, rewritten atomically after each one is added, with the same-start
+    comparisons (recipes/same_start.py) kept beside them."""
 
     def __init__(self, path: Path, header: dict, fresh: bool = False) -> None:
         self.path, self.header = path, header
         self.trials: list[Trial] = []
+        self.same_start: list[dict] = []
         self.saved_header: dict = {}  # the header the file was last written with
         if path.is_file() and not fresh:
             try:
                 saved = json.loads(path.read_text(encoding="utf-8"))
                 self.trials = [Trial(**t) for t in saved.get("trials", [])]
-                self.saved_header = {k: v for k, v in saved.items() if k != "trials"}
+                self.same_start = list(saved.get("same_start", []))
+                self.saved_header = {k: v for k, v in saved.items() if k not in ("trials", "same_start")}
             except (json.JSONDecodeError, TypeError, AttributeError) as exc:
                 raise MnistlabError(f"{path} is not a reproduction results file ({exc}); move it away or pass --fresh") from None
 
@@ -83,8 +88,14 @@ class TrialStore:
         self.trials.append(trial)
         self.save()
 
+    def add_same_start(self, summary: dict) -> None:
+        """Keep one same-start comparison per recipe, seed and epochs (the newest)."""
+        key = ("recipe", "seed", "epochs")
+        self.same_start = [s for s in self.same_start if [s[k] for k in key] != [summary[k] for k in key]] + [summary]
+        self.save()
+
     def save(self) -> None:
-        write_json(self.path, {**self.header, "trials": [asdict(t) for t in self.trials]})
+        write_json(self.path, {**self.header, "trials": [asdict(t) for t in self.trials], "same_start": self.same_start})
 
 
 @dataclass(frozen=True)
@@ -95,16 +106,27 @@ class KerasSide:
     script: Path = HERE / "notebooks.py"
     threads: int | None = None
 
-    def train(self, recipe: str, seed: int, data: Path, epochs: int | None) -> dict:
+    def train(self, recipe: str, seed: int, data: Path, epochs: int | None, same_start: Path | None = None) -> dict:
+        """The notebook's code for ``recipe`` run once; ``same_start``: on that folder's batches (recipes/same_start.py)."""
         command = [str(self.python), str(self.script), "--recipe", recipe, "--seed", str(seed), "--data", str(data)]
         if epochs is not None:
             command += ["--epochs", str(epochs)]
+        if same_start is not None:
+            command += ["--same-start", str(same_start)]
         result = subprocess.run(command, capture_output=True, text=True, env=keras_environment(self.threads))
         lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
         if result.returncode != 0 or not lines:
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise MnistlabError(f"the Keras reference for {recipe} (seed {seed}) failed (exit code {result.returncode}): {last}")
         return json.loads(lines[-1])
+
+
+def keras_data(dataset: Dataset, folder: Path) -> Path:
+    """``dataset``'s uint8 arrays as the .npz the Keras side reads, written into ``folder`` once."""
+    data = folder / f"{dataset.name}-{len(dataset.x_train)}.npz"
+    if not data.exists():
+        np.savez(data, x_train=dataset.x_train, y_train=dataset.y_train, x_test=dataset.x_test, y_test=dataset.y_test)
+    return data
 
 
 def default_keras_side() -> KerasSide:
@@ -193,6 +215,7 @@ def _ours(done: Reproduction, recipe: Recipe, config: TrainConfig, dataset: Data
     trial = Trial(
         recipe.name, "mnistlab", config.seed, key, run.metrics["test_accuracy"], run.metrics["test_loss"],
         last["accuracy"], last["loss"], run.metrics["epochs_run"], run.metrics["seconds"], run.metrics["versions"], str(out),
+        run.metrics["others_busy"],
     )
     done.store.add(trial)
     done.seconds_now["mnistlab"] += trial.seconds
@@ -206,14 +229,13 @@ def _theirs(
     key = settings_key(recipe, done.overrides, "keras")
     if done.store.find(recipe.name, "keras", config.seed, key):
         return
-    data = tmp / f"{dataset.name}-{len(dataset.x_train)}.npz"
-    if not data.exists():
-        np.savez(data, x_train=dataset.x_train, y_train=dataset.y_train, x_test=dataset.x_test, y_test=dataset.y_test)
+    data = keras_data(dataset, tmp)
     log(f"{recipe.name}, seed {config.seed}: Keras ...")
+    others = FreeCores()
     result = keras.train(recipe.name, config.seed, data, epochs)
     trial = Trial(
         recipe.name, "keras", config.seed, key, result["test_accuracy"], result["test_loss"], result["train_accuracy"],
-        result["train_loss"], result["epochs_run"], result["seconds"], result["versions"],
+        result["train_loss"], result["epochs_run"], result["seconds"], result["versions"], others_busy=round(others.others_busy(), 2),
     )
     done.store.add(trial)
     done.seconds_now["keras"] += trial.seconds

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 TOLERANCE_PP = 0.5
 RANGE_SEEDS = 5
 SIGNIFICANCE = 0.05
+QUIET = 0.25  # cores other processes may keep busy while a trial is timed for its time to count as clean
+BUSY_MARK = "†"
 NOTEBOOK_TITLES = {
     "000": "MLP lab (Keras 2): 64 tanh, 64-32 tanh, 64-32 relu with sgd",
     "001": "Deep Learning with Python 2.1 + 5.1: the 512 MLP and the convnet, rmsprop",
@@ -84,14 +86,43 @@ def welch_p(ours: Spread, theirs: Spread) -> float | None:
     return float(stats.ttest_ind(ours.values, theirs.values, equal_var=False).pvalue)
 
 
-def _p(value: float | None) -> str:
+def holm(p_values: dict[str, float]) -> dict[str, float]:
+    """Holm's step-down adjustment of several p-values for the number of tests made together."""
+    ordered = sorted(p_values, key=p_values.get)
+    adjusted, running = {}, 0.0
+    for rank, name in enumerate(ordered):
+        running = max(running, min(1.0, (len(ordered) - rank) * p_values[name]))
+        adjusted[name] = running
+    return adjusted
+
+
+def keras_p_values(done: Reproduction, recipes: list[Recipe]) -> dict[str, float]:
+    """Welch's p for each recipe trained by both sides, adjusted by Holm's method over all of them."""
+    raw = {}
+    for recipe in recipes:
+        p = welch_p(spread(done.trials(recipe, "mnistlab"), "test_accuracy"), spread(done.trials(recipe, "keras"), "test_accuracy"))
+        if p is not None and not math.isnan(p):
+            raw[recipe.name] = p
+    return holm(raw)
+
+
+def _p(value: float | None, adjusted: float | None) -> str:
     if value is None or math.isnan(value):
         return "—"
-    return f"**{value:.3f}**" if value < SIGNIFICANCE else f"{value:.3f}"
+    shown = f"**{value:.3f}**" if value < SIGNIFICANCE else f"{value:.3f}"
+    return shown if adjusted is None else f"{shown} ({adjusted:.2f})"
 
 
-def _seconds(trials: list[Trial]) -> str:
-    return f"{statistics.fmean(t.seconds for t in trials):.1f}" if trials else "—"
+def timed_beside_work(trials: list[Trial]) -> bool:
+    """Whether any of these trials was timed while other processes kept the machine busy, or without that recorded."""
+    return any(t.others_busy is None or t.others_busy > QUIET for t in trials)
+
+
+def _seconds(trials: list[Trial], digits: int = 1, sd: bool = False) -> str:
+    if not trials:
+        return "—"
+    shown = spread(trials, "seconds").mean_sd(digits) if sd else f"{statistics.fmean(t.seconds for t in trials):.{digits}f}"
+    return shown + (BUSY_MARK if timed_beside_work(trials) else "")
 
 
 def _epochs(trials: list[Trial]) -> str:
@@ -100,10 +131,11 @@ def _epochs(trials: list[Trial]) -> str:
 
 
 HEADERS = ["recipe", "notebook", "ours (mean ± sd)", "ours min–max", "seeds", "reproduces", "Keras (mean ± sd)", "Keras min–max",
-           "Welch p", "s per seed, ours / Keras", "epochs, ours / Keras"]
+           "Welch p (Holm)", "s per seed, ours / Keras", "epochs, ours / Keras"]
 
 
-def recipe_row(done: Reproduction, recipe: Recipe, link: str | None = None) -> list[str]:
+def recipe_row(done: Reproduction, recipe: Recipe, adjusted: dict[str, float], link: str | None = None) -> list[str]:
+    """One recipe's row of HEADERS; ``adjusted`` holds the Holm-adjusted p-values (``keras_p_values``)."""
     ours, theirs = done.trials(recipe, "mnistlab"), done.trials(recipe, "keras")
     acc_ours, acc_theirs = spread(ours, "test_accuracy"), spread(theirs, "test_accuracy")
     reference, source = reference_accuracy(recipe)
@@ -112,7 +144,7 @@ def recipe_row(done: Reproduction, recipe: Recipe, link: str | None = None) -> l
         name,
         "—" if reference is None else f"{reference:.4f} ({source})",
         acc_ours.mean_sd(), acc_ours.range(), str(acc_ours.n), verdict(reference, acc_ours),
-        acc_theirs.mean_sd(), acc_theirs.range(), _p(welch_p(acc_ours, acc_theirs)),
+        acc_theirs.mean_sd(), acc_theirs.range(), _p(welch_p(acc_ours, acc_theirs), adjusted.get(recipe.name)),
         f"{_seconds(ours)} / {_seconds(theirs)}", f"{_epochs(ours)} / {_epochs(theirs)}",
     ]
 
@@ -125,7 +157,7 @@ def exercise_table(done: Reproduction, exercise: Recipe) -> tuple[list[str], lis
         rows = []
         for label, member in zip(exercise.labels, members):
             ours, theirs = done.trials(member, "mnistlab"), done.trials(member, "keras")
-            rows.append([label, spread(ours, "seconds").mean_sd(1), spread(theirs, "seconds").mean_sd(1),
+            rows.append([label, _seconds(ours, sd=True), _seconds(theirs, sd=True),
                          spread(ours, "test_accuracy").mean_sd(), spread(theirs, "test_accuracy").mean_sd()])
         return headers, rows
     headers = ["Dropout (Y/N)", "Train/Test", "Accuracy: notebook", "ours", "Keras", "Loss: notebook", "ours", "Keras"]
@@ -148,7 +180,8 @@ def text_report(done: Reproduction, asked: list[Recipe]) -> str:
     """The terminal's view: one table of recipes, then each exercise's table."""
     shown = [r for r in asked if r.kind != "exercise"] + [load_recipe(m) for r in asked for m in r.members]
     unique = list({r.name: r for r in shown}.values())
-    parts = [text_table(HEADERS, [recipe_row(done, r) for r in unique])]
+    adjusted = keras_p_values(done, unique)
+    parts = [text_table(HEADERS, [recipe_row(done, r, adjusted) for r in unique])]
     for exercise in (r for r in asked if r.kind == "exercise"):
         headers, rows = exercise_table(done, exercise)
         parts.append(f"{exercise.name}: {exercise.description}\n" + text_table(headers, rows))
@@ -175,13 +208,18 @@ def markdown_report(done: Reproduction, asked: list[Recipe], command: str, machi
         "is its printed output or its prose (as marked); where it printed none, another copy's number stands in, marked "
         "'other copy'. Keras is the notebook's own code (Keras 2 names in their Keras 3 form) run with the same data and "
         f"seeds in its own environment ({', '.join(keras_versions) or 'not run'}); Welch's t-test compares its test "
-        f"accuracy with ours, p < {SIGNIFICANCE} in bold. Accuracy is on each dataset's test set.",
+        f"accuracy with ours, p < {SIGNIFICANCE} in bold, and in brackets that p adjusted by Holm's method for the number of "
+        "recipes compared at once (each comparison alone is one of many: by chance alone, one in twenty falls under 0.05). "
+        f"Accuracy is on each dataset's test set. Times marked {BUSY_MARK} include seeds timed while other processes kept "
+        f"more than {QUIET} of a core busy (or from before the run recorded it: `others_busy` in the JSON), so they are "
+        "not figures to compare.",
         "",
         f"Training time in all: ours {total_seconds(done, 'mnistlab') / 60:.1f} min, "
         f"Keras {total_seconds(done, 'keras') / 60:.1f} min (the sum of every seed's training).",
         "",
     ]
     trained = [r for r in asked if r.kind != "exercise"] + [load_recipe(m) for r in asked for m in r.members]
+    adjusted = keras_p_values(done, list({r.name: r for r in trained}.values()))
     by_notebook: dict[str, list[Recipe]] = {}
     for recipe in list({r.name: r for r in [*trained, *(r for r in asked if r.kind == "exercise")]}.values()):
         by_notebook.setdefault(recipe.notebook, []).append(recipe)
@@ -191,7 +229,7 @@ def markdown_report(done: Reproduction, asked: list[Recipe], command: str, machi
         lines += [f"## `{notebook}` — {NOTEBOOK_TITLES.get(number, 'mnistlab’s own recipes')}", ""]
         plain = [r for r in recipes if r.kind != "exercise"]
         if plain:
-            rows = [recipe_row(done, r, _report_link(done, r, table_dir)) for r in plain]
+            rows = [recipe_row(done, r, adjusted, _report_link(done, r, table_dir)) for r in plain]
             lines += [markdown_table(HEADERS, rows)]
         for exercise in (r for r in recipes if r.kind == "exercise"):
             headers, rows = exercise_table(done, exercise)
@@ -202,7 +240,31 @@ def markdown_report(done: Reproduction, asked: list[Recipe], command: str, machi
             lines.append(f"  Reference ({ref.source}): {ref.cell}: `{ref.quote}`. {ref.reading[:1].upper()}{ref.reading[1:]}")
             lines += [f"  Other copy: {s.test_accuracy:.4f}, {s.where}." for s in ref.secondary]
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + same_start_section(done.store.same_start))
+
+
+def same_start_section(comparisons: list[dict]) -> list[str]:
+    """The same-start comparisons (``mnistlab same-start``): where ours and Keras's steps part, from the same start."""
+    if not comparisons:
+        return []
+    rows = [[c["recipe"], str(c["seed"]), str(c["epochs"]), str(c["steps"]), str(c["steps_agreeing"]), f"{c['largest_gap_first_100']:.1e}",
+             " / ".join(f"{o:.4f}, {k:.4f}" for o, k in zip(c["train_loss"]["mnistlab"], c["train_loss"]["keras"])),
+             f"{c['test_accuracy']['mnistlab']:.4f} / {c['test_accuracy']['keras']:.4f}"]
+            for c in sorted(comparisons, key=lambda c: (c["recipe"], c["seed"], c["epochs"]))]
+    headers = ["recipe", "seed", "epochs", "steps", "steps agreeing (relative gap ≤ 1e-4)", "largest gap, first 100 steps",
+               "train loss per epoch, ours, Keras", "test accuracy after, ours / Keras"]
+    return [
+        "## Same start: do ours and Keras compute the same steps?",
+        "",
+        "Seeds only compare averages. `mnistlab same-start RECIPE` starts both sides from the Keras model's initial weights "
+        "and trains them on the same batches in the same order (no early stopping), comparing the running loss after every "
+        "step. The same arithmetic keeps the two within float rounding until that rounding, amplified step after step, "
+        "parts them; a different loss, optimizer update or initializer would part them in the first steps. Dense recipes "
+        "only: dropout masks and augmentation are random draws the two frameworks do not share.",
+        "",
+        markdown_table(headers, rows),
+        "",
+    ]
 
 
 def _report_link(done: Reproduction, recipe: Recipe, table_dir: Path) -> str | None:

@@ -22,7 +22,7 @@ from mnistlab.models.summary import count_params
 from mnistlab.models.zoo import build_model
 from mnistlab.runs.store import Run, load_run, new_run_dir, save_run
 from mnistlab.speedups import prepare
-from mnistlab.threads import fixed_threads, thread_budget, use_threads
+from mnistlab.threads import FreeCores, fixed_threads, thread_budget, use_threads
 from mnistlab.training.augment import Augmentation
 from mnistlab.training.callbacks import Callback, FollowFreeCores
 from mnistlab.training.distributed import barrier, join_from_environment, shared_object
@@ -94,7 +94,7 @@ def train(
         autocast_dtype(config.precision, device, convolutional=not network.flat_input),
         None if config.augment is None else Augmentation(**config.augment),
     )
-    start = time.perf_counter()
+    start, others = time.perf_counter(), FreeCores()
     with graceful_interrupt() as stop:
         progress.message(
             f"Training {config.name}: {config.model if isinstance(config.model, str) else 'custom model'} "
@@ -104,6 +104,7 @@ def train(
         watchers = [progress, stop, *([stopper] if stopper else []), *([follower] if follower else []), *callbacks]
         result = fit(network, data, optimization, config.epochs, config.batch_size, watchers, group)
     seconds = setup_seconds + time.perf_counter() - start
+    others_busy = others.others_busy()
     if result.status == "interrupted":
         progress.message(f"Interrupted during epoch {len(result.history)}; the run is kept.")
     if result.status == "early_stopped":
@@ -133,6 +134,7 @@ def train(
         "seconds_per_epoch": seconds / max(len(result.history), 1),
         "device": str(device),
         "threads": sorted(follower.used) if follower else [threads],  # every count it trained with
+        "others_busy": round(others_busy, 2),  # cores other processes kept busy while it trained: its time's context
         "processes": group.world if group else 1,
         "dataset": {"name": dataset.name, "train": len(data.x_train), "test": len(data.x_test)},
         "versions": versions(),
