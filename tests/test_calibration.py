@@ -11,11 +11,11 @@ import pytest
 
 from mnistlab import TrainConfig, train_and_report
 from mnistlab.cli.main import main
-from mnistlab.predict.abstention import SCORES, letters, machine_fonts
+from mnistlab.prediction.abstention import SCORES, letters, machine_fonts
 from mnistlab.evaluation.calibration import expected_calibration_error, fit_temperature, reliability, with_temperature
-from mnistlab.predict.decision import load_rule
-from mnistlab.predict.engines import TorchEngine
-from mnistlab.predict.predictor import Predictor
+from mnistlab.prediction.decision import load_rule
+from mnistlab.prediction.engines import TorchEngine
+from mnistlab.prediction.predictor import Predictor
 from mnistlab.data.preprocess import prepare_images
 from mnistlab.training.progress import Progress
 

@@ -16,7 +16,7 @@ from PIL import Image
 from mnistlab import MnistlabError, TrainConfig, compare, load_run, train
 from mnistlab.cli.main import main
 from mnistlab.notebook import display
-from mnistlab.predict.decision import RULE_FILE
+from mnistlab.prediction.decision import RULE_FILE
 from mnistlab.sweeps.report import SweepReport
 from mnistlab.training.progress import Progress
 from photos import photo_of
@@ -89,6 +89,23 @@ def test_predict_says_what_it_received_and_what_it_accepts(cnn_run, x, said: str
     if "no such file" not in said:
         assert message.endswith("predict accepts numpy arrays or torch tensors, uint8 0-255 or float 0-1, shaped (N, H, W), "
                                 "(N, H*W), (N, 1, H, W) or (H, W); PIL images; image paths; or a list of these")
+
+
+def test_api_names_stay_what_they_name_once_every_module_is_loaded() -> None:
+    """Importing a subpackage sets it as an attribute of its parent: a subpackage named like an API
+    function (``mnistlab.predict``) would replace the function after any code had loaded it."""
+    import importlib
+    import pkgutil
+    import types
+
+    import mnistlab
+
+    for module in pkgutil.walk_packages(mnistlab.__path__, "mnistlab."):
+        if not module.name.endswith("__main__"):  # that one runs the CLI
+            importlib.import_module(module.name)
+    for name in mnistlab.__all__:
+        assert not isinstance(getattr(mnistlab, name), types.ModuleType), f"mnistlab.{name} is a module"
+    assert callable(mnistlab.predict)
 
 
 def test_a_run_saved_without_thresholds_gets_them_before_predicting(capsys, data_dir: Path, mnist, tmp_path: Path) -> None:

@@ -19,8 +19,8 @@ from mnistlab import TrainConfig, train_and_report
 from mnistlab.cli.main import main
 from mnistlab.data.idx import write_idx
 from mnistlab.data.preprocess import prepare_images
-from mnistlab.predict.decision import DecisionRule, Thresholds, smallest_threshold
-from mnistlab.predict.engines import OnnxEngine, TorchEngine
+from mnistlab.prediction.decision import DecisionRule, Thresholds, smallest_threshold
+from mnistlab.prediction.engines import OnnxEngine, TorchEngine
 from mnistlab.training.progress import Progress
 from photos import photo_of
 from test_explore import assert_png

@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from mnistlab import MnistlabError
-from mnistlab.predict.prepare import ink_on_black, otsu_threshold, prepare_image, resize_only, to_grayscale
+from mnistlab.prediction.prepare import ink_on_black, otsu_threshold, prepare_image, resize_only, to_grayscale
 
 
 def drawn_seven(width: int = 300, height: int = 200, offset: tuple[int, int] = (40, 20), ink: int = 30, paper: int = 225) -> Image.Image:

@@ -42,8 +42,8 @@ _HOMES = {
     "list_runs": "mnistlab.runs.store",
     "load_run": "mnistlab.runs.store",
     "run_sweep": "mnistlab.sweeps",
-    "predict": "mnistlab.predict.predictor",
-    "Predictions": "mnistlab.predict.predictor",
+    "predict": "mnistlab.prediction.predictor",
+    "Predictions": "mnistlab.prediction.predictor",
     "compare": "mnistlab.evaluation.compare",
 }
 __all__ = sorted(_HOMES)
@@ -65,7 +65,7 @@ DISPLAYS = {  # class (module, name) -> its HTML in mnistlab.notebook.display
     ("mnistlab.runs.store", "Run"): "run_html",
     ("mnistlab.evaluation.compare", "Comparison"): "comparison_html",
     ("mnistlab.sweeps.report", "SweepReport"): "sweep_html",
-    ("mnistlab.predict.predictor", "Predictions"): "predictions_html",
+    ("mnistlab.prediction.predictor", "Predictions"): "predictions_html",
 }
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from mnistlab.config import TrainConfig
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.loaders import load_dataset
-from mnistlab.predict.calibrate import calibrate_saved_run
-from mnistlab.predict.decision import save_rule
+from mnistlab.prediction.calibrate import calibrate_saved_run
+from mnistlab.prediction.decision import save_rule
 from mnistlab.runs.store import Run
 from mnistlab.runs.train import train
 from mnistlab.training.distributed import is_main_process

@@ -22,8 +22,8 @@ from mnistlab.runs.train import train
 from mnistlab.models.dense import Dense
 from mnistlab.models.zoo import build_model
 from mnistlab.native import unavailable_reason
-from mnistlab.predict.engines import OnnxEngine, TorchEngine
-from mnistlab.predict.export import export_onnx
+from mnistlab.prediction.engines import OnnxEngine, TorchEngine
+from mnistlab.prediction.export import export_onnx
 from mnistlab.runs.store import Run
 from mnistlab.training.callbacks import AfterEachEpoch, Callback
 from mnistlab.training.flat import flatten_parameters

@@ -13,7 +13,7 @@ from mnistlab.config import ENGINES
 from mnistlab.tables import csv_table, fixed
 
 if TYPE_CHECKING:
-    from mnistlab.predict.predictor import Prediction
+    from mnistlab.prediction.predictor import Prediction
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -62,8 +62,8 @@ def run_predict(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from mnistlab.atomic import write_with
-    from mnistlab.predict.images import gather_images
-    from mnistlab.predict.predictor import Predictor
+    from mnistlab.prediction.images import gather_images
+    from mnistlab.prediction.predictor import Predictor
 
     predictor = Predictor(args.run, engine=args.engine, prepare=not args.no_prepare, confidence=args.confidence, margin=args.margin)
     predictions = predictor.predict(gather_images(args.inputs))
@@ -86,8 +86,8 @@ def run_predict(args: argparse.Namespace) -> int:
 def run_thresholds(args: argparse.Namespace) -> int:
     from mnistlab.data.loaders import load_dataset
     from mnistlab.data.preprocess import prepare_images
-    from mnistlab.predict.calibrate import ensure_rule
-    from mnistlab.predict.engines import TorchEngine
+    from mnistlab.prediction.calibrate import ensure_rule
+    from mnistlab.prediction.engines import TorchEngine
     from mnistlab.runs.store import load_run
     from mnistlab.viz.thresholds import write_threshold_report
 
@@ -109,7 +109,7 @@ def run_abstention(args: argparse.Namespace) -> int:
     from mnistlab.atomic import write_json
     from mnistlab.data.loaders import load_dataset
     from mnistlab.errors import MnistlabError
-    from mnistlab.predict.abstention import SCORES, measure
+    from mnistlab.prediction.abstention import SCORES, measure
     from mnistlab.runs.store import load_run
 
     if args.images < 10:
@@ -126,7 +126,7 @@ def run_abstention(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from mnistlab.predict.export import export_onnx
+    from mnistlab.prediction.export import export_onnx
     from mnistlab.runs.store import load_run
 
     run = load_run(args.run)

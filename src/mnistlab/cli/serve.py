@@ -26,7 +26,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from mnistlab.predict.predictor import Predictor
+    from mnistlab.prediction.predictor import Predictor
     from mnistlab.serve.app import create_app
 
     predictor = Predictor(args.run, engine=args.engine)  # a bad run fails here, in one line, before the server starts

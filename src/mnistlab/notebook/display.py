@@ -23,7 +23,7 @@ from mnistlab.evaluation.analysis import Analysis, analyze
 from mnistlab.evaluation.compare import Comparison
 from mnistlab.models.network import Network
 from mnistlab.models.summary import SUMMARY_HEADERS, count_params, summary_rows
-from mnistlab.predict.predictor import Predictions
+from mnistlab.prediction.predictor import Predictions
 from mnistlab.runs.store import Run
 from mnistlab.tables import fixed
 from mnistlab.viz.html import table

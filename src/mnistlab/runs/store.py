@@ -31,7 +31,7 @@ from mnistlab.errors import MnistlabError
 from mnistlab.models.network import Network
 
 if TYPE_CHECKING:
-    from mnistlab.predict.predictor import Predictions
+    from mnistlab.prediction.predictor import Predictions
 
 RUN_FILES = ("config.json", "architecture.json", "model.safetensors", "history.csv", "metrics.json")
 DERIVED_FILES = ("model.onnx", "thresholds", "abstention.json")
@@ -63,7 +63,7 @@ class Run:
 
         Prediction is a layer above runs; this one method reaches up to it, so that a notebook's run can predict.
         """
-        from mnistlab.predict.predictor import predict
+        from mnistlab.prediction.predictor import predict
 
         return predict(self, x, prepare=prepare, engine=engine, confidence=confidence, margin=margin)
 

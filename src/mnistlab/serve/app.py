@@ -20,9 +20,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mnistlab.errors import MnistlabError
-from mnistlab.predict.images import open_image
-from mnistlab.predict.prepare import Prepared
-from mnistlab.predict.predictor import Predictor
+from mnistlab.prediction.images import open_image
+from mnistlab.prediction.prepare import Prepared
+from mnistlab.prediction.predictor import Predictor
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_JSON_SIDE = 1024

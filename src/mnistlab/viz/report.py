@@ -11,7 +11,7 @@ from mnistlab.data.dataset import Dataset
 from mnistlab.evaluation.analysis import Analysis, analyze
 from mnistlab.evaluation.calibration import ECE_BINS, reliability, with_temperature
 from mnistlab.models.summary import summary
-from mnistlab.predict.decision import RULE_FILE, Thresholds, load_rule
+from mnistlab.prediction.decision import RULE_FILE, Thresholds, load_rule
 from mnistlab.runs.store import HISTORY_COLUMNS, Run
 from mnistlab.viz import html
 from mnistlab.viz.canvas import save_png

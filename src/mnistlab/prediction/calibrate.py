@@ -16,8 +16,8 @@ from mnistlab.data.preprocess import to_tensors
 from mnistlab.data.split import stratified_holdout
 from mnistlab.evaluation.calibration import fit_temperature, with_temperature
 from mnistlab.models.network import Network
-from mnistlab.predict.decision import RULE_FILE, DecisionRule, choose_thresholds, fit_feature_stats, save_rule
-from mnistlab.predict.engines import TorchEngine
+from mnistlab.prediction.decision import RULE_FILE, DecisionRule, choose_thresholds, fit_feature_stats, save_rule
+from mnistlab.prediction.engines import TorchEngine
 from mnistlab.runs.store import Run
 
 FIT_IMAGES = 20_000  # training images used for the class means and covariance

@@ -10,11 +10,11 @@ import numpy as np
 from PIL import Image
 
 from mnistlab.data.loaders import load_dataset
-from mnistlab.predict.calibrate import ensure_rule
-from mnistlab.predict.decision import RULE_FILE, Decision, DecisionRule, load_rule
-from mnistlab.predict.engines import make_engine
-from mnistlab.predict.inputs import named_images
-from mnistlab.predict.prepare import Prepared, prepare_image, resize_only
+from mnistlab.prediction.calibrate import ensure_rule
+from mnistlab.prediction.decision import RULE_FILE, Decision, DecisionRule, load_rule
+from mnistlab.prediction.engines import make_engine
+from mnistlab.prediction.inputs import named_images
+from mnistlab.prediction.prepare import Prepared, prepare_image, resize_only
 from mnistlab.runs.store import Run, load_run
 
 

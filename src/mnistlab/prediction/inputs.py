@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from mnistlab.errors import MnistlabError
-from mnistlab.predict.images import gather_images
+from mnistlab.prediction.images import gather_images
 
 ACCEPTED = ("numpy arrays or torch tensors, uint8 0-255 or float 0-1, shaped (N, H, W), (N, H*W), (N, 1, H, W) or (H, W); "
             "PIL images; image paths; or a list of these")

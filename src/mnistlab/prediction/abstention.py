@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 from mnistlab.data.dataset import Dataset
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation.risk_coverage import top_two
-from mnistlab.predict.predictor import Predictor
+from mnistlab.prediction.predictor import Predictor
 
 FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
 KEEP_ANSWERED = 0.99  # thresholds that keep this share of the true images answered

@@ -12,7 +12,7 @@ import torch
 
 from mnistlab.atomic import write_with
 from mnistlab.models.network import Network
-from mnistlab.predict.engines import ONNX_FILE
+from mnistlab.prediction.engines import ONNX_FILE
 from mnistlab.runs.store import Run
 from mnistlab.tables import fixed
 
@@ -36,7 +36,7 @@ def input_contract(network: Network) -> str:
     return (
         f"input '{INPUT_NAME}': float32 {shape}, values in [0, 1] (pixel / 255), white ink on a black background, "
         "prepared as MNIST was: the glyph scaled to fit a 20x20 box keeping its aspect ratio, placed in 28x28 "
-        "with its centre of mass at the centre (mnistlab.predict.prepare.prepare_image does this). "
+        "with its centre of mass at the centre (mnistlab.prediction.prepare.prepare_image does this). "
         "Outputs: 'probabilities' (N, classes) softmax; 'features' (N, D) for the typicality check (flattened conv features, or the last hidden layer)."
     )
 
