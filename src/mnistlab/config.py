@@ -54,6 +54,8 @@ class TrainConfig:
     epochs: int = field(default=5, metadata=_help("passes over the training set"))
     validation: str | float = field(default="test", metadata=_help("'test' (as the notebooks), 'none', or a held-out fraction of train such as 0.1"))
     seed: int = field(default=0, metadata=_help("seeds shuffling, initialization, dropout and augmentation (same seed + device = same history)"))
+    split_seed: int | None = field(default=None, metadata=_help("seeds which images the validation fraction holds out (default: seed); "
+                                                                "runs given one split_seed hold out the same images, as an ensemble of them needs"))
     device: str = field(default="auto", metadata=_help("auto (CUDA when present), cpu or cuda"))
     precision: str = field(default="auto", metadata=_help("auto (bf16 autocast where measured faster: CNNs on AMX CPUs, CUDA), fp32 or bf16"))
     limit: int | None = field(default=None, metadata=_help("train on the first N training images only (quick tries)"))
@@ -70,8 +72,10 @@ class TrainConfig:
             value = getattr(self, key)
             if (key != "limit" or value is not None) and (not _is_int(value) or value < 1):
                 raise MnistlabError(f"{key} must be a positive integer, got {value!r}")
-        if not _is_int(self.seed) or self.seed < 0:
-            raise MnistlabError(f"seed must be a non-negative integer, got {self.seed!r}")
+        for key in ("seed", "split_seed"):
+            value = getattr(self, key)
+            if (key == "seed" or value is not None) and (not _is_int(value) or value < 0):
+                raise MnistlabError(f"{key} must be a non-negative integer, got {value!r}")
         for key in ("lr", "peak_lr"):
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
@@ -94,6 +98,11 @@ class TrainConfig:
                 raise MnistlabError("early stopping needs patience >= 0 and min_delta >= 0")
         if self.speedups is not None:
             _table("speedups", self.speedups, SPEEDUP_DEFAULTS)
+
+    @property
+    def holdout_seed(self) -> int:
+        """The seed of the validation split: ``split_seed``, else ``seed``."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     def resolved(self) -> "TrainConfig":
         """This config with every default filled in: the values a run actually uses."""

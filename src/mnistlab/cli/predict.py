@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from mnistlab.cli.options import add_data_dir, print_table
+from mnistlab.cli.options import add_data_dir, add_tta, print_table
 from mnistlab.config import ENGINES
 from mnistlab.tables import csv_table, fixed
 
@@ -26,6 +26,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--engine", choices=ENGINES, default="torch", help="inference engine (onnx needs `mnistlab export`)")
     parser.add_argument("--confidence", type=float, help="override the run's confidence threshold")
     parser.add_argument("--margin", type=float, help="override the run's top-two margin threshold")
+    add_tta(parser)
+    add_data_dir(parser)
     parser.set_defaults(handler=run_predict)
 
     thresholds = commands.add_parser("thresholds", help="risk-coverage curve and confidence thresholds for target accuracies")
@@ -46,6 +48,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--out", help="output file (default: RUN/model.onnx)")
     export.set_defaults(handler=run_export)
 
+    ensemble = commands.add_parser("ensemble", help="combine runs into one model (the mean of their probabilities), saved as a run folder")
+    ensemble.add_argument("runs", nargs="+", metavar="RUN", help="run folders of one dataset")
+    ensemble.add_argument("--out", required=True, help="the ensemble's run folder")
+    ensemble.add_argument("--tta", action="store_true", help="each member also sees the image moved by one pixel each way")
+    add_data_dir(ensemble)
+    ensemble.set_defaults(handler=run_ensemble)
+
 
 def _rows(predictions: list[Prediction]) -> list[list[str]]:
     return [
@@ -65,7 +74,8 @@ def run_predict(args: argparse.Namespace) -> int:
     from mnistlab.prediction.images import gather_images
     from mnistlab.prediction.predictor import Predictor
 
-    predictor = Predictor(args.run, engine=args.engine, prepare=not args.no_prepare, confidence=args.confidence, margin=args.margin)
+    predictor = Predictor(args.run, engine=args.engine, prepare=not args.no_prepare, confidence=args.confidence, margin=args.margin,
+                          tta=args.tta, data_dir=args.data_dir)
     predictions = predictor.predict(gather_images(args.inputs))
     if args.save_prepared:
         folder = Path(args.save_prepared)
@@ -132,4 +142,17 @@ def run_export(args: argparse.Namespace) -> int:
     run = load_run(args.run)
     path = export_onnx(run, args.out)
     print(f"ONNX model written to {path}")
+    return 0
+
+
+def run_ensemble(args: argparse.Namespace) -> int:
+    from mnistlab.prediction.ensemble import make_ensemble
+    from mnistlab.runs.store import load_run
+
+    runs = [load_run(path) for path in args.runs]
+    run = make_ensemble(runs, args.out, tta=args.tta, data_dir=args.data_dir)
+    m = run.metrics
+    members = ", ".join(fixed(a) for a in m["member_test_accuracy"])
+    print(f"Ensemble of {len(runs)}{' with test-time augmentation' if args.tta else ''} saved to {run.path}")
+    print(f"Test accuracy: {m['test_accuracy']:.4f} - test loss: {m['test_loss']:.4f} (members: {members})")
     return 0

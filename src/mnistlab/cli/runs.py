@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from mnistlab.cli.options import add_data_dir, add_device, print_table
+from mnistlab.cli.options import add_data_dir, add_device, add_tta, print_table
 from mnistlab.tables import fixed
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("evaluate", help="reload a saved run and evaluate it on its test set")
     parser.add_argument("run", help="a run folder")
+    add_tta(parser, decides=False)
     add_data_dir(parser)
     add_device(parser)
     parser.set_defaults(handler=evaluate_run)
@@ -22,7 +23,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def evaluate_run(args: argparse.Namespace) -> int:
     from mnistlab.evaluation.evaluate import evaluate
 
-    result = evaluate(args.run, data_dir=args.data_dir, device=args.device)
+    result = evaluate(args.run, data_dir=args.data_dir, device=args.device, tta=args.tta)
     print(f"Test accuracy: {result['test_accuracy']:.4f} - test loss: {result['test_loss']:.4f} ({result['test']} images)")
     return 0
 

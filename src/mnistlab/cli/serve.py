@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from mnistlab.errors import MnistlabError
+from mnistlab.cli.options import add_data_dir, add_tta
 from mnistlab.config import ENGINES
+from mnistlab.errors import MnistlabError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -14,6 +15,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     parser.add_argument("--engine", choices=ENGINES, default="torch", help="inference engine (onnx needs `mnistlab export`)")
+    add_tta(parser)
+    add_data_dir(parser)
     parser.set_defaults(handler=run_serve)
 
     load = commands.add_parser("loadtest", help="concurrent clients against a running server: p50/p99 latency, requests/s")
@@ -29,7 +32,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from mnistlab.prediction.predictor import Predictor
     from mnistlab.serve.app import create_app
 
-    predictor = Predictor(args.run, engine=args.engine)  # a bad run fails here, in one line, before the server starts
+    predictor = Predictor(args.run, engine=args.engine, tta=args.tta, data_dir=args.data_dir)  # a bad run fails here, in one line, before the server starts
     print(f"Serving {args.run} on http://{args.host}:{args.port}/ (API docs at /docs)", flush=True)
     uvicorn.run(create_app(predictor), host=args.host, port=args.port, log_level="warning")
     return 0

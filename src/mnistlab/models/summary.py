@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from mnistlab.models.ensemble import Ensemble
 from mnistlab.models.network import Network
 
 
@@ -38,8 +39,11 @@ KERAS_CLASS = {
 }
 
 
-def summary_rows(network: Network) -> list[tuple[str, str, str]]:
-    """(layer (type), output shape, params) per layer, as Keras prints them."""
+def summary_rows(network: Network | Ensemble) -> list[tuple[str, str, str]]:
+    """(layer (type), output shape, params) per layer, as Keras prints them; an ensemble's, member by member."""
+    if isinstance(network, Ensemble):
+        return [(f"member {i}: {layer}", shape, params) for i, member in enumerate(network.members)
+                for layer, shape, params in summary_rows(member)]
     return [
         (
             f"{layer.name} ({KERAS_CLASS[spec['type']]})",
@@ -53,7 +57,7 @@ def summary_rows(network: Network) -> list[tuple[str, str, str]]:
 SUMMARY_HEADERS = ("Layer (type)", "Output Shape", "Param #")
 
 
-def summary(network: Network, name: str = "sequential") -> str:
+def summary(network: Network | Ensemble, name: str = "sequential") -> str:
     """The summary as text, laid out like ``keras.Model.summary()``."""
     rows = summary_rows(network)
     widths = [max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(SUMMARY_HEADERS)]

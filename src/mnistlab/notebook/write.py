@@ -60,7 +60,7 @@ def cells(config: TrainConfig, origin: str, recipe: Recipe | None) -> list:
         new_code_cell(f"model = build_model({settings['model']!r})\nmodel"),
         new_markdown_cell("## Preprocess\n\nScaled to 0-1, flattened for an MLP or kept as images for a CNN; the labels stay integers "
                           "(the loss is categorical cross-entropy on them, as on Keras's one-hot rows)."),
-        new_code_cell(f"data = to_tensors(dataset, flat=model.flat_input, validation={config.validation!r}, seed={config.seed})\n"
+        new_code_cell(f"data = to_tensors(dataset, flat=model.flat_input, validation={config.validation!r}, seed={config.holdout_seed})\n"
                       "print(data.x_train.shape, data.x_train.dtype, float(data.x_train.min()), float(data.x_train.max()))\n"
                       "print('validation:', None if data.x_val is None else tuple(data.x_val.shape))"),
         new_markdown_cell("## Fit\n\nThe progress bar and the curves update in this cell; the run is saved as a folder under `runs/`."),

@@ -54,7 +54,7 @@ def calibrate_run(
 def calibrate_saved_run(run: Run, dataset: Dataset) -> DecisionRule:
     """``calibrate_run`` for a saved run, with the same training images and validation split it was trained with."""
     config = run.config
-    data = to_tensors(dataset.first(config.limit), run.network.flat_input, config.validation, config.seed)
+    data = to_tensors(dataset.first(config.limit), run.network.flat_input, config.validation, config.holdout_seed)
     split = isinstance(config.validation, float)  # validation "test" is the test set: never chosen on
     return calibrate_run(run.network, data.x_train, data.y_train, data.x_val if split else None, data.y_val if split else None, config.seed)
 

@@ -13,6 +13,7 @@ from mnistlab.data.loaders import load_dataset
 from mnistlab.prediction.calibrate import ensure_rule
 from mnistlab.prediction.decision import RULE_FILE, Decision, DecisionRule, load_rule
 from mnistlab.prediction.engines import make_engine
+from mnistlab.prediction.ensemble import tta_run
 from mnistlab.prediction.inputs import named_images
 from mnistlab.prediction.prepare import Prepared, prepare_image, resize_only
 from mnistlab.runs.store import Run, load_run
@@ -104,11 +105,15 @@ class Predictions:
 
 
 class Predictor:
-    """Loads a run once; ``predict`` prepares images MNIST-style (unless ``prepare=False``) and decides."""
+    """Loads a run once; ``predict`` prepares images MNIST-style (unless ``prepare=False``) and decides;
+    ``tta`` answers with test-time augmentation (prediction/ensemble.py)."""
 
     def __init__(self, run_path: str | Path | Run, engine: str = "torch", prepare: bool = True,
-                 confidence: float | None = None, margin: float | None = None) -> None:
+                 confidence: float | None = None, margin: float | None = None, tta: bool = False,
+                 data_dir: str | Path | None = None) -> None:
         run = run_path if isinstance(run_path, Run) else load_run(run_path)
+        if tta:  # RUN/tta, with thresholds of its own (made on first use from the run's dataset)
+            run = tta_run(run, data_dir)
         self.run = run
         self.network = run.network
         self.class_names = run.class_names
@@ -144,7 +149,8 @@ class Predictor:
 
 
 def predict(run: Run | str | Path, x: object, prepare: bool = True, engine: str = "torch",
-            confidence: float | None = None, margin: float | None = None, data_dir: str | Path | None = None) -> Predictions:
+            confidence: float | None = None, margin: float | None = None, data_dir: str | Path | None = None,
+            tta: bool = False) -> Predictions:
     """Classes, probabilities and decisions for ``x``, prepared and decided as ``mnistlab predict`` does.
 
     A run saved without decision thresholds (``runs.train.train`` alone) gets them first, chosen
@@ -153,7 +159,7 @@ def predict(run: Run | str | Path, x: object, prepare: bool = True, engine: str 
     run = run if isinstance(run, Run) else load_run(run)
     if not (run.path / RULE_FILE).is_file():  # loading the dataset only when the rule is missing
         ensure_rule(run, load_dataset(run.config.dataset, data_dir))
-    return Predictor(run, engine, prepare, confidence, margin).predict_any(x)
+    return Predictor(run, engine, prepare, confidence, margin, tta, data_dir).predict_any(x)
 
 
 def _square(n: int) -> tuple[int, int]:

@@ -28,13 +28,14 @@ from safetensors.torch import load_file, save_file
 from mnistlab.atomic import write_json, write_text, write_with
 from mnistlab.config import TrainConfig
 from mnistlab.errors import MnistlabError
+from mnistlab.models.ensemble import Ensemble
 from mnistlab.models.network import Network
 
 if TYPE_CHECKING:
     from mnistlab.prediction.predictor import Predictions
 
 RUN_FILES = ("config.json", "architecture.json", "model.safetensors", "history.csv", "metrics.json")
-DERIVED_FILES = ("model.onnx", "thresholds", "abstention.json")
+DERIVED_FILES = ("model.onnx", "thresholds", "abstention.json", "tta")
 LISTED_METRICS = {"dataset", "test_accuracy", "test_loss", "params", "epochs_run", "seconds", "status"}  # what `mnistlab runs` shows
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
@@ -47,7 +48,7 @@ class Run:
     config: TrainConfig
     history: list[dict]
     metrics: dict
-    network: Network
+    network: Network | Ensemble  # an ensemble's folder (prediction/ensemble.py) holds several networks
     class_names: tuple[str, ...]
 
     def __repr__(self) -> str:
@@ -131,10 +132,10 @@ def load_run(path: str | Path) -> Run:
     if missing:
         raise MnistlabError(f"{path} is not a complete run folder (missing {', '.join(missing)})")
     architecture = _read_json(path / "architecture.json")
-    if not {"layers", "input_shape", "class_names"} <= set(architecture):
-        raise MnistlabError(f"{path}/architecture.json is damaged (needs layers, input_shape, class_names)")
+    if not ({"input_shape", "class_names"} <= set(architecture) and {"layers", "members"} & set(architecture)):
+        raise MnistlabError(f"{path}/architecture.json is damaged (needs layers or members, input_shape, class_names)")
     try:
-        network = Network.from_architecture(architecture)
+        network = (Ensemble if "members" in architecture else Network).from_architecture(architecture)
     except (MnistlabError, TypeError, ValueError, KeyError) as exc:
         raise MnistlabError(f"{path}/architecture.json is damaged ({exc})") from None
     try:

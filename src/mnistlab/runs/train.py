@@ -76,7 +76,7 @@ def train(
     network = build_model(config.model, dataset.image_shape, dataset.num_classes).to(device)
     if not network.flat_input:  # measured: channels-last convolutions are faster on CPU (docs/benchmarks.md)
         network = network.to(memory_format=torch.channels_last)
-    data = to_tensors(dataset, network.flat_input, config.validation, config.seed, device)
+    data = to_tensors(dataset, network.flat_input, config.validation, config.holdout_seed, device)
     stopper = None if config.early_stopping is None else EarlyStopping(**config.early_stopping)
     if stopper is not None and stopper.monitor.startswith("val_") and data.x_val is None:
         raise MnistlabError(f"early stopping monitors {stopper.monitor} but validation is 'none'; set validation")

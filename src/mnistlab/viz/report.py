@@ -39,7 +39,7 @@ def write_figures(run: Run, analysis: Analysis, max_value: int, folder: Path, pr
     before, after = calibrated["reliability"]
     panels = [("as trained", before)] + ([(f"temperature {calibrated['temperature']:.2f}", after)] if calibrated["temperature"] != 1 else [])
     makers = {
-        "curves.png": lambda: curves(run.history, best, title=f"{run.config.name}: training curves"),
+        **({"curves.png": lambda: curves(run.history, best, title=f"{run.config.name}: training curves")} if run.history else {}),
         "confusion.png": lambda: confusion(analysis),
         "correct.png": lambda: gallery(analysis, analysis.confident_correct(GALLERY_SIZE), f"Correct predictions ({GALLERY_SIZE} at random)", max_value),
         "mistakes.png": lambda: gallery(analysis, analysis.worst_mistakes(GALLERY_SIZE), "Worst mistakes, highest loss first", max_value),
@@ -68,6 +68,14 @@ def calibration_section(calibrated: dict, thresholds: Thresholds | None, figure:
         f"<p>{html.escape(how)}</p>", html.figure_img(figure, "reliability diagram"))
 
 
+def members_section(metrics: dict) -> str:
+    """An ensemble's members (prediction/ensemble.py) in place of training curves: it was not trained, they were."""
+    rows = [[path, fixed(accuracy)] for path, accuracy in zip(metrics.get("members", []), metrics.get("member_test_accuracy", []))]
+    tta = " Each member also sees every image moved by one pixel up, down, left and right." if metrics.get("tta") else ""
+    return html.section("members", "Members", f"<p>The mean of these runs' probabilities.{tta}</p>",
+                        html.table(["run", "test accuracy"], rows))
+
+
 def render_html(run: Run, analysis: Analysis, figures: dict[str, Path], calibrated: dict, thresholds: Thresholds | None) -> str:
     m = run.metrics
     per_class = analysis.per_class()
@@ -81,7 +89,8 @@ def render_html(run: Run, analysis: Analysis, figures: dict[str, Path], calibrat
             ("epochs", str(m["epochs_run"])),
             ("seconds", f"{m['seconds']:.1f}"),
         ]),
-        html.section("curves", "Loss and accuracy", html.figure_img(figures["curves.png"], "training curves")),
+        html.section("curves", "Loss and accuracy", html.figure_img(figures["curves.png"], "training curves")) if run.history
+        else members_section(m),
         html.section("confusion", "Confusion matrix", html.figure_img(figures["confusion.png"], "confusion matrix")),
         html.section(
             "per-class", "Per-class precision, recall and F1",

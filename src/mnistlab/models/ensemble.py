@@ -1,0 +1,118 @@
+"""``Ensemble``: several trained networks, and optionally shifted copies of each image (test-time
+augmentation), answering as one network: the mean of their softmax outputs.
+
+It keeps ``Network``'s face (``input_shape``, ``flat_input``, ``num_classes``, ``specs``,
+``logits_and_features``, ``architecture``), so evaluation, prediction, serving and the ONNX export
+take it as they take one network, and the export is one graph. Its "logits" are the log of the
+mean probabilities, so a softmax of them gives that mean back. The typicality check reads the
+first member's features of the unshifted image: the members' features are not aligned with each
+other, and one member's are enough to place an image among the training images.
+
+Test-time augmentation shows each network the image as it is and moved by one pixel up, down,
+left and right (digits and clothes are centred by their datasets, so such small shifts keep them
+what they are), and averages the answers: the same pictures ``mnistlab predict`` prepares, seen a
+little off-centre, as training augmentation taught the network to read them.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mnistlab.errors import MnistlabError
+from mnistlab.models.network import Network
+
+# (rows, columns) each view moves the image by: itself, then one pixel down, up, right and left.
+TTA_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def shifted(images: torch.Tensor, rows: int, columns: int) -> torch.Tensor:
+    """``images`` (N, C, H, W) moved by ``rows`` and ``columns`` pixels, with zeros (background) filling in."""
+    if rows == columns == 0:
+        return images
+    height, width = images.shape[-2:]
+    padded = F.pad(images, (max(columns, 0), max(-columns, 0), max(rows, 0), max(-rows, 0)))
+    top, left = max(-rows, 0), max(-columns, 0)
+    return padded[..., top : top + height, left : left + width]
+
+
+class Ensemble(nn.Module):
+    """The mean softmax of ``members`` (networks of one input shape and class count), over the TTA views when ``tta``."""
+
+    def __init__(self, members: list[Network], tta: bool = False) -> None:
+        super().__init__()
+        if not members:
+            raise MnistlabError("an ensemble needs at least one member")
+        first = members[0]
+        for i, member in enumerate(members[1:], start=1):
+            if member.input_shape != first.input_shape or member.num_classes != first.num_classes:
+                raise MnistlabError(
+                    f"member {i} takes input {member.input_shape} with {member.num_classes} classes, but member 0 takes "
+                    f"{first.input_shape} with {first.num_classes}: an ensemble's members must read the same images"
+                )
+        self.members = nn.ModuleList(members)
+        self.tta = tta
+        self.input_shape = first.input_shape
+        self.image_shape = _image_shape(first.input_shape)
+
+    @property
+    def num_classes(self) -> int:
+        return self.members[0].num_classes
+
+    @property
+    def flat_input(self) -> bool:
+        return self.members[0].flat_input
+
+    @property
+    def specs(self) -> list[dict]:
+        """The first member's layers (every member reads the same input shape)."""
+        return self.members[0].specs
+
+    @property
+    def architecture(self) -> dict:
+        return {"input_shape": list(self.input_shape), "members": [m.architecture for m in self.members], "tta": self.tta}
+
+    @classmethod
+    def from_architecture(cls, architecture: dict) -> "Ensemble":
+        return cls([Network.from_architecture(m) for m in architecture["members"]], bool(architecture.get("tta", False)))
+
+    def views(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The images each member sees: ``x`` alone, or its TTA shifts (in ``x``'s own layout)."""
+        if not self.tta:
+            return [x]
+        images = x.reshape(-1, 1, *self.image_shape) if self.flat_input else x  # -1: the export keeps the batch dynamic
+        return [shifted(images, r, c).reshape(x.shape) for r, c in TTA_SHIFTS]
+
+    def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, classes) log mean probabilities and (B, D) the first member's features of the unshifted images."""
+        views = self.views(x)
+        probabilities = []
+        features = None
+        for i, member in enumerate(self.members):
+            for j, view in enumerate(views):
+                logits, kept = member.logits_and_features(view) if i == j == 0 else (member(view), None)
+                features = kept if kept is not None else features
+                probabilities.append(torch.softmax(logits.float(), dim=1))
+        mean = torch.stack(probabilities).mean(0)
+        return mean.clamp_min(torch.finfo(mean.dtype).tiny).log(), features  # a class no member gives any chance stays finite
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits_and_features(x)[0]
+
+    predict_proba = Network.predict_proba  # softmax of forward in large batches: the same for one network or several
+
+
+def _image_shape(input_shape: tuple[int, ...]) -> tuple[int, int]:
+    if len(input_shape) == 3:
+        return input_shape[1], input_shape[2]
+    side = int(round(input_shape[0] ** 0.5))
+    if side * side != input_shape[0]:
+        raise MnistlabError(f"test-time augmentation needs square images; this network takes {input_shape[0]} inputs")
+    return side, side
+
+
+def tta_network(network: Network | Ensemble) -> Ensemble:
+    """``network`` (one, or an ensemble) answering over the TTA views."""
+    members = list(network.members) if isinstance(network, Ensemble) else [network]
+    return Ensemble(members, tta=True).eval()
