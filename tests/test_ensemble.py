@@ -123,10 +123,13 @@ def test_test_time_augmentation(capsys, members, mnist, data_dir) -> None:
     assert np.abs(OnnxEngine(tta_folder / "model.onnx").run(x)[0] - expected).max() < 1e-5
 
 
-def test_an_ensemble_of_different_datasets_is_one_error(capsys, tmp_path: Path, members) -> None:
+def test_an_ensemble_of_different_datasets_or_of_ensembles_is_one_error(capsys, tmp_path: Path, members, data_dir) -> None:
     digits = train_and_report(TrainConfig(dataset="digits", model="mlp-128-64-32", optimizer="adam", epochs=1),
                               out=tmp_path / "digits", progress=Progress(quiet=True), report=False)
     assert main(["ensemble", str(members[0].path), str(digits.path), "--out", str(tmp_path / "mixed")]) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "must classify the same dataset" in error
     assert not (tmp_path / "mixed").exists()
+    assert main(["ensemble", str(members[0].path), str(members[1].path), "--out", str(tmp_path / "ab")]) == 0
+    assert main(["ensemble", str(tmp_path / "ab"), str(members[2].path), "--out", str(tmp_path / "nested")]) == 2
+    assert "is itself an ensemble; give its members" in capsys.readouterr().err

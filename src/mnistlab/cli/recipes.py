@@ -121,13 +121,13 @@ def run_same_start(args: argparse.Namespace) -> int:
     from mnistlab.recipes.same_start import AGREEMENT, comparable, same_start
 
     recipe = load_recipe(args.recipe)
-    comparable(recipe)
+    comparable(recipe)  # before the Keras environment is set up
     folder = Path(args.out or f"runs/same-start/{recipe.name}-seed-{args.seed}")
     result = same_start(recipe, args.epochs, args.seed, default_keras_side(), folder, args.data_dir)
-    gaps = result.relative_gaps
-    print(f"{recipe.name}, seed {args.seed}: {len(gaps)} steps from the same weights on the same batches")
-    print(f"The running losses agree within {AGREEMENT:g} (relative) for the first {result.steps_agreeing} steps; "
-          f"largest gap over the first 100 steps {gaps[:100].max():.1e}, over all {gaps.max():.1e}.")
+    summary = result.summary()
+    print(f"{recipe.name}, seed {args.seed}: {summary['steps']} steps from the same weights on the same batches")
+    print(f"The running losses agree within {AGREEMENT:g} (relative) for the first {summary['steps_agreeing']} steps; "
+          f"largest gap over the first 100 steps {summary['largest_gap_first_100']:.1e}, over all {result.relative_gaps.max():.1e}.")
     rows = [[str(e + 1), f"{o:.4f}", f"{k:.4f}"] for e, (o, k) in enumerate(zip(result.epoch_losses(result.ours), result.epoch_losses(result.keras)))]
     print_table(rows, ["epoch", "train loss, mnistlab", "train loss, Keras"])
     (loss_ours, acc_ours), (loss_keras, acc_keras) = result.test_ours, result.test_keras
@@ -135,7 +135,7 @@ def run_same_start(args: argparse.Namespace) -> int:
     table = Path(args.table)
     store = TrialStore(table.with_suffix(".json"), {})
     store.header = store.saved_header
-    store.add_same_start(result.summary())
+    store.add_same_start(summary)
     seeds = sorted({t.seed for t in store.trials}) or [args.seed]
     asked = chosen_recipes([], None)
     done = reproduce(asked, seeds, store.path, Path("runs/reproduce"), train=False)

@@ -43,6 +43,9 @@ def make_ensemble(runs: list[Run], out: str | Path, tta: bool = False, dataset: 
                   data_dir: str | Path | None = None) -> Run:
     """Save the ensemble of ``runs`` (with test-time augmentation when ``tta``) as a run folder at ``out``."""
     first = runs[0]
+    for run in runs:
+        if isinstance(run.network, Ensemble):
+            raise MnistlabError(f"{run.path} is itself an ensemble; give its members ({', '.join(run.metrics.get('members', []))}) instead")
     for run in runs[1:]:
         if run.config.dataset != first.config.dataset or run.class_names != first.class_names:
             raise MnistlabError(f"{run.path} was trained on {run.config.dataset} and {first.path} on {first.config.dataset}: "
