@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mnistlab import MnistlabError, list_recipes, load_recipe
+from mnistlab.cli.main import main
 from mnistlab.recipes import RENAMED, trainable
 from mnistlab.recipes.reproduce import KerasSide, TrialStore, reproduce
 from mnistlab.recipes.same_start import comparable, same_start
@@ -261,3 +262,14 @@ def test_same_start_takes_dense_recipes_only() -> None:
         with pytest.raises(MnistlabError, match=f"{name} cannot start the same on both sides: {why}"):
             comparable(load_recipe(name))
     comparable(load_recipe("004-fashion-mlp"))  # a dense MLP with a linear first layer: comparable
+
+
+def test_reproduce_takes_a_recipe_file_of_ones_own(capsys, tmp_path: Path) -> None:
+    own = tmp_path / "my-mlp.toml"
+    own.write_text('description = "digits MLP"\nkind = "speed"\n\n[train]\ndataset = "digits"\nmodel = "mlp-128-64-32"\n'
+                   'optimizer = "adam"\nepochs = 2\n')
+    assert main(["reproduce", str(own), "--seeds", "2", "--table", str(tmp_path / "r.md"), "--runs-dir", str(tmp_path / "runs")]) == 0
+    saved = json.loads((tmp_path / "r.json").read_text())["trials"]
+    assert [(t["recipe"], t["seed"]) for t in saved] == [("my-mlp", 0), ("my-mlp", 1)]
+    report = (tmp_path / "r.md").read_text()
+    assert "| [my-mlp](runs/my-mlp/seed-0/report.html) |" in report and "- **my-mlp** — digits MLP\n" in report

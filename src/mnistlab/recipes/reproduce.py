@@ -135,13 +135,12 @@ def default_keras_side() -> KerasSide:
 
 
 def trained_recipes(recipes: list[Recipe]) -> list[Recipe]:
-    """The recipes to train: each one given, an exercise's members in its place, each once."""
-    names: list[str] = []
+    """The recipes to train: each one given (a .toml path's as it was read), an exercise's members in its place, each once."""
+    chosen: dict[str, Recipe] = {}
     for recipe in recipes:
-        for name in recipe.members or (recipe.name,):
-            if name not in names:
-                names.append(name)
-    return [load_recipe(name) for name in names]
+        for member in [load_recipe(name) for name in recipe.members] or [recipe]:
+            chosen.setdefault(member.name, member)
+    return list(chosen.values())
 
 
 @dataclass

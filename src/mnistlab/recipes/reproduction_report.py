@@ -236,8 +236,9 @@ def markdown_report(done: Reproduction, asked: list[Recipe], command: str, machi
             lines += [f"**{exercise.name}** — {exercise.description} ({exercise.settings_from})", "", markdown_table(headers, rows)]
         for recipe in plain:
             ref = recipe.reference
-            lines.append(f"- **{recipe.name}** — {recipe.description} Settings: {recipe.settings_from}")
-            lines.append(f"  Reference ({ref.source}): {ref.cell}: `{ref.quote}`. {ref.reading[:1].upper()}{ref.reading[1:]}")
+            lines.append(f"- **{recipe.name}** — {recipe.description}" + (f" Settings: {recipe.settings_from}" if recipe.settings_from else ""))
+            if ref.quote:  # a recipe file of one's own may have no reference
+                lines.append(f"  Reference ({ref.source}): {ref.cell}: `{ref.quote}`. {ref.reading[:1].upper()}{ref.reading[1:]}")
             lines += [f"  Other copy: {s.test_accuracy:.4f}, {s.where}." for s in ref.secondary]
         lines.append("")
     return "\n".join(lines + same_start_section(done.store.same_start))
