@@ -22,6 +22,7 @@ from torch import nn
 
 from mnistlab.errors import MnistlabError
 from mnistlab.models.network import Network
+from mnistlab.models.zoo import image_shape_for
 
 # (rows, columns) each view moves the image by: itself, then one pixel down, up, right and left.
 TTA_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
@@ -54,7 +55,7 @@ class Ensemble(nn.Module):
         self.members = nn.ModuleList(members)
         self.tta = tta
         self.input_shape = first.input_shape
-        self.image_shape = _image_shape(first.input_shape)
+        self.image_shape = image_shape_for(first.input_shape) if tta else None
 
     @property
     def num_classes(self) -> int:
@@ -101,15 +102,6 @@ class Ensemble(nn.Module):
         return self.logits_and_features(x)[0]
 
     predict_proba = Network.predict_proba  # softmax of forward in large batches: the same for one network or several
-
-
-def _image_shape(input_shape: tuple[int, ...]) -> tuple[int, int]:
-    if len(input_shape) == 3:
-        return input_shape[1], input_shape[2]
-    side = int(round(input_shape[0] ** 0.5))
-    if side * side != input_shape[0]:
-        raise MnistlabError(f"test-time augmentation needs square images; this network takes {input_shape[0]} inputs")
-    return side, side
 
 
 def tta_network(network: Network | Ensemble) -> Ensemble:

@@ -120,6 +120,16 @@ def input_shape_for(layers: list[dict], image_shape: tuple[int, int], channels: 
     return (channels * h * w,) if layers and layers[0].get("type") == "dense" else (channels, h, w)
 
 
+def image_shape_for(input_shape: tuple[int, ...]) -> tuple[int, int]:
+    """(H, W) of the images a network reads: from (C, H, W), or from a flat input of a square image."""
+    if len(input_shape) == 3:
+        return input_shape[1], input_shape[2]
+    side = int(round(input_shape[0] ** 0.5))
+    if side * side != input_shape[0]:
+        raise MnistlabError(f"this network takes {input_shape[0]} flat inputs, which are not a square image")
+    return side, side
+
+
 def with_classes(layers: list[dict], num_classes: int) -> list[dict]:
     """The layers with the final dense layer sized to ``num_classes``."""
     *body, last = layers

@@ -16,6 +16,7 @@ from mnistlab.prediction.engines import make_engine
 from mnistlab.prediction.ensemble import tta_run
 from mnistlab.prediction.inputs import named_images
 from mnistlab.prediction.prepare import Prepared, prepare_image, resize_only
+from mnistlab.models.zoo import image_shape_for
 from mnistlab.runs.store import Run, load_run
 
 
@@ -117,7 +118,7 @@ class Predictor:
         self.run = run
         self.network = run.network
         self.class_names = run.class_names
-        self.size = run.network.input_shape[-2:] if not run.network.flat_input else _square(run.network.input_shape[0])
+        self.size = image_shape_for(run.network.input_shape)
         self.prepare = prepare
         self.engine = make_engine(engine, run.network, run.path)
         self.rule: DecisionRule = load_rule(run.path).with_overrides(confidence, margin)
@@ -160,8 +161,3 @@ def predict(run: Run | str | Path, x: object, prepare: bool = True, engine: str 
     if not (run.path / RULE_FILE).is_file():  # loading the dataset only when the rule is missing
         ensure_rule(run, load_dataset(run.config.dataset, data_dir))
     return Predictor(run, engine, prepare, confidence, margin, tta, data_dir).predict_any(x)
-
-
-def _square(n: int) -> tuple[int, int]:
-    side = int(round(n**0.5))
-    return side, side
