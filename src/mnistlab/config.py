@@ -29,6 +29,9 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 # The batch-norm notebook's (003) ImageDataGenerator ranges: degrees, fractions of a side, degrees, scale.
 AUGMENT_DEFAULTS: dict[str, float] = {"rotation": 8.0, "shift": 0.08, "shear": 0.3, "zoom": 0.08}
+# Outlier exposure (training/outliers.py): scribbles per batch as a share of its images, the weight of
+# their loss beside the batch's, and how many different scribbles are drawn for the run.
+OUTLIER_DEFAULTS: dict[str, float | int] = {"share": 0.25, "weight": 0.5, "images": 10_000}
 # The CPU speed-ups (speedups.py), each on unless a run switches it off; docs/benchmarks.md has each one's gain.
 SPEEDUP_DEFAULTS: dict[str, bool] = {"native_first_stage": True, "flat_parameters": True, "keep_freed_memory": True, "fp32_small_dense": True}
 # Keras's EarlyStopping defaults, except the monitor: Keras watches val_loss too.
@@ -60,6 +63,8 @@ class TrainConfig:
     precision: str = field(default="auto", metadata=_help("auto (bf16 autocast where measured faster: CNNs on AMX CPUs, CUDA), fp32 or bf16"))
     limit: int | None = field(default=None, metadata=_help("train on the first N training images only (quick tries)"))
     augment: dict | None = field(default=None, metadata=_help("ranges of on-the-fly augmentation; {} for notebook 003's", flag=False))
+    outliers: dict | None = field(default=None, metadata=_help("outlier exposure: teach 'unsure' on synthetic scribbles; {} for the "
+                                                                "defaults (share, weight, images)", flag=False))
     early_stopping: dict | None = field(default=None, metadata=_help("monitor, patience, min_delta, restore_best_weights", flag=False))
     speedups: dict | None = field(default=None, metadata=_help("speed-ups to switch off, e.g. {native_first_stage = false}", flag=False))
 
@@ -91,6 +96,10 @@ class TrainConfig:
         self.validation = parse_validation(self.validation)
         if self.augment is not None:
             _table("augment", self.augment, AUGMENT_DEFAULTS)
+        if self.outliers is not None:
+            outliers = _table("outliers", self.outliers, OUTLIER_DEFAULTS)
+            if not 0 < outliers["share"] <= 1 or outliers["weight"] <= 0 or not _is_int(outliers["images"]) or outliers["images"] < 1:
+                raise MnistlabError(f"outliers needs 0 < share <= 1, weight > 0 and a positive whole number of images, got {outliers}")
         if self.early_stopping is not None:
             stopping = _table("early_stopping", self.early_stopping, EARLY_STOPPING_DEFAULTS)
             _one_of("early_stopping monitor", stopping["monitor"], MONITORS)
@@ -111,9 +120,10 @@ class TrainConfig:
         lr = None if self.schedule == "onecycle" else self.lr or default
         peak_lr = self.peak_lr or default if self.schedule == "onecycle" else None
         augment = None if self.augment is None else _table("augment", self.augment, AUGMENT_DEFAULTS)
+        outliers = None if self.outliers is None else _table("outliers", self.outliers, OUTLIER_DEFAULTS)
         stopping = None if self.early_stopping is None else _table("early_stopping", self.early_stopping, EARLY_STOPPING_DEFAULTS)
         speedups = _table("speedups", self.speedups or {}, SPEEDUP_DEFAULTS)
-        return replace(self, name=name, lr=lr, peak_lr=peak_lr, augment=augment, early_stopping=stopping, speedups=speedups)
+        return replace(self, name=name, lr=lr, peak_lr=peak_lr, augment=augment, outliers=outliers, early_stopping=stopping, speedups=speedups)
 
     @property
     def learning_rate(self) -> float | None:

@@ -45,6 +45,8 @@ def register(commands: argparse._SubParsersAction) -> None:
             parser.add_argument(f"--{setting.name.replace('_', '-')}", type=flag_type(str(setting.type)), choices=CHOICES.get(setting.name),
                                 help=setting.metadata["help"] + shown)
     parser.add_argument("--augment", action="store_true", help="notebook 003's on-the-fly augmentation (rotation 8, shifts 0.08, shear 0.3, zoom 0.08)")
+    parser.add_argument("--outliers", action="store_true", help="outlier exposure: each batch also shows scribbles (a quarter of its size) "
+                        "and teaches the network to be unsure of them")
     parser.add_argument("--patience", type=int, help="early stopping: epochs without improvement before stopping")
     parser.add_argument("--monitor", choices=MONITORS, help=f"early stopping: what to watch (default: {EARLY_STOPPING_DEFAULTS['monitor']})")
     parser.add_argument("--restore-best", action="store_true", help="early stopping: end with the best epoch's weights")
@@ -108,6 +110,8 @@ def run_training(args: argparse.Namespace) -> int:
     overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.metadata["flag"]}
     if args.augment:
         overrides["augment"] = {}
+    if args.outliers:
+        overrides["outliers"] = {}
     if args.patience is None and (args.restore_best or args.monitor is not None):
         raise MnistlabError("--monitor and --restore-best configure early stopping: give --patience N too")
     if args.patience is not None:

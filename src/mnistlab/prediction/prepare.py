@@ -14,10 +14,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from mnistlab.data.mnist_style import mnist_style
 from mnistlab.errors import MnistlabError
-
-MNIST_SIDE, MNIST_BOX = 28, 20
-
 
 @dataclass(frozen=True)
 class Prepared:
@@ -85,28 +83,6 @@ def suppress_noise(ink: np.ndarray) -> tuple[np.ndarray, int]:
     return np.where(rim, lifted, 0.0), len(keep)
 
 
-def fit_in_box(ink: np.ndarray, box: int) -> np.ndarray:
-    """Crop to the ink's bounding box and scale its longer side to ``box`` pixels (anti-aliased)."""
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    h, w = crop.shape
-    scale = box / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    resized = Image.fromarray(crop.astype(np.float32), mode="F").resize(size, Image.Resampling.LANCZOS)
-    return np.clip(np.asarray(resized), 0, 255)
-
-
-def center_by_mass(glyph: np.ndarray, side: int) -> np.ndarray:
-    """Paste ``glyph`` into a ``side`` x ``side`` canvas with its centre of mass at the centre."""
-    canvas = np.zeros((side, side), dtype=np.float32)
-    h, w = glyph.shape
-    top, left = (side - h) // 2, (side - w) // 2
-    canvas[top : top + h, left : left + w] = glyph
-    cy, cx = ndimage.center_of_mass(canvas)
-    shift = (round((side - 1) / 2 - cy), round((side - 1) / 2 - cx))
-    return ndimage.shift(canvas, shift, order=0, mode="constant", cval=0.0)
-
-
 def prepare_image(image: Image.Image, size: tuple[int, int] = (28, 28)) -> Prepared:
     """MNIST-style preparation for 28x28 models; other sizes get the same steps scaled to the size."""
     gray = to_grayscale(image)
@@ -118,10 +94,7 @@ def prepare_image(image: Image.Image, size: tuple[int, int] = (28, 28)) -> Prepa
         raise MnistlabError(f"MNIST-style preparation needs a square model input, got {size}; use --no-prepare")
     if not cleaned.any():
         return Prepared(np.zeros(size, dtype=np.uint8), inverted, 0.0, 0)
-    box = max(1, round(side * MNIST_BOX / MNIST_SIDE))
-    glyph = fit_in_box(cleaned, box)
-    centered = center_by_mass(glyph, side)
-    return Prepared(np.clip(centered, 0, 255).round().astype(np.uint8), inverted, ink_fraction, components)
+    return Prepared(mnist_style(cleaned, side), inverted, ink_fraction, components)
 
 
 def resize_only(image: Image.Image, size: tuple[int, int]) -> Prepared:

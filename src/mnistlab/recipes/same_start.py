@@ -75,10 +75,11 @@ class SameStart:
 
 
 def comparable(recipe: Recipe) -> None:
-    """Raise unless ``recipe``'s steps are deterministic given its weights and batches (dense layers only, no augmentation)."""
+    """Raise unless ``recipe``'s steps are deterministic given its weights and batches (dense layers only, no augmentation or outliers)."""
     config = trainable(recipe).resolved()
     kinds = sorted({layer["type"] for layer in build_model(config.model).specs} - {"dense", "activation"})
     why = (f"it has {', '.join(kinds)} layers" if kinds else "it augments its images" if config.augment is not None
+           else "it shows scribbles for outlier exposure" if config.outliers is not None
            else "its learning rate follows a schedule" if config.schedule != "constant" else None)
     if why:
         raise MnistlabError(f"{recipe.name} cannot start the same on both sides: {why}, whose randomness or layout the two "

@@ -29,6 +29,7 @@ from mnistlab.training.distributed import barrier, join_from_environment, shared
 from mnistlab.training.early_stopping import EarlyStopping
 from mnistlab.training.interrupt import graceful_interrupt
 from mnistlab.training.loop import Optimization, evaluate_tensors, fit
+from mnistlab.training.outliers import outlier_exposure
 from mnistlab.training.optimizers import make_optimizer, make_schedule
 from mnistlab.training.progress import Progress, default_progress
 
@@ -82,6 +83,7 @@ def train(
         raise MnistlabError(f"early stopping monitors {stopper.monitor} but validation is 'none'; set validation")
     start = time.perf_counter()
     initialize_from_data(network, data.x_train)
+    outliers = None if config.outliers is None else outlier_exposure(config.outliers, dataset.image_shape, network.flat_input, config.seed, device)
     setup_seconds = time.perf_counter() - start
     if not any(p.requires_grad for p in network.parameters()):
         raise MnistlabError("every layer of the model is frozen (trainable = false), so there is nothing to train; make at least one layer trainable")
@@ -93,6 +95,7 @@ def train(
         optimizer, make_schedule(config.schedule, optimizer, config.epochs * steps),
         autocast_dtype(config.precision, device, convolutional=not network.flat_input),
         None if config.augment is None else Augmentation(**config.augment),
+        outliers,
     )
     start, others = time.perf_counter(), FreeCores()
     with graceful_interrupt() as stop:

@@ -13,6 +13,7 @@ from mnistlab.data.preprocess import Tensors
 from mnistlab.training.augment import Augmentation
 from mnistlab.training.callbacks import Callback
 from mnistlab.training.distributed import Group, my_share, same_order, summed, wrap
+from mnistlab.training.outliers import OutlierExposure, uniform_cross_entropy
 
 
 def reduced_precision(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
@@ -23,20 +24,27 @@ def reduced_precision(device: torch.device, dtype: torch.dtype | None) -> torch.
 def train_step(
     forward: Callable[[torch.Tensor], torch.Tensor], xb: torch.Tensor, yb: torch.Tensor,
     optimizer: torch.optim.Optimizer, autocast: torch.dtype | None, weight: float | None = None,
+    outliers: OutlierExposure | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step on a batch (forward autocast to ``autocast`` if given); the batch's summed loss and fp32 logits.
 
     The step minimizes the batch's mean loss, or with ``weight`` (a rank's share of a global
-    batch: training/distributed.py) its summed loss times ``weight``. Gradients are zeroed in
-    place, not set to None, as parameters in one flat buffer need (training/flat.py)."""
+    batch: training/distributed.py) its summed loss times ``weight``. With ``outliers``, the
+    rows of ``xb`` after the ``len(yb)`` labelled ones are scribbles, and their uniform-target
+    loss is added (training/outliers.py); the returned loss and logits are the labelled rows'.
+    Gradients are zeroed in place, not set to None, as parameters in one flat buffer need (training/flat.py)."""
     with reduced_precision(xb.device, autocast):
-        logits = forward(xb).float()
+        everything = forward(xb).float()
+    logits = everything[: len(yb)]
     if weight is None:
         loss = F.cross_entropy(logits, yb)
         summed = loss.detach() * len(yb)
     else:
         summed = F.cross_entropy(logits, yb, reduction="sum")
         loss, summed = summed * weight, summed.detach()
+    if outliers is not None:  # their mean, or under torchrun this rank's part of the global mean
+        unsure = uniform_cross_entropy(everything[len(yb) :])
+        loss = loss + outliers.weight * (unsure.mean() if weight is None else unsure.sum() * weight / outliers.share)
     optimizer.zero_grad(set_to_none=False)
     loss.backward()
     optimizer.step()
@@ -67,12 +75,13 @@ def evaluate_tensors(
 class Optimization:
     """How each batch moves the network: the optimizer and, where set, its per-step schedule, the
     forward pass's autocast dtype (bf16; weights, gradients and the loss stay fp32) and the
-    on-the-fly augmentation."""
+    on-the-fly augmentation, and the scribbles of outlier exposure."""
 
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
     autocast: torch.dtype | None = None
     augmentation: Augmentation | None = None
+    outliers: OutlierExposure | None = None
 
 
 @dataclass
@@ -115,9 +124,11 @@ def fit(
         for step in range(steps):
             index, weight = my_share(order[step * batch_size : (step + 1) * batch_size], group)
             xb, yb = x.index_select(0, index), y.index_select(0, index)  # 5x faster than x[index] on CPU
+            if optimization.outliers is not None:
+                xb = torch.cat([xb, optimization.outliers.batch(len(xb))])
             if augmentation is not None:
                 xb = augmentation(xb.view(len(xb), 1, *data.image_shape)).view(xb.shape)
-            summed_loss, logits = train_step(forward, xb, yb, optimization.optimizer, autocast, weight)
+            summed_loss, logits = train_step(forward, xb, yb, optimization.optimizer, autocast, weight, optimization.outliers)
             if optimization.scheduler is not None:
                 optimization.scheduler.step()
             loss_sum += summed_loss
