@@ -69,11 +69,11 @@ def test_a_run_with_a_validation_split_is_calibrated_on_it(data_dir: Path, mnist
 def test_abstention_table_on_fashion_letters_and_noise(capsys, data_dir: Path, cnn_run) -> None:
     assert main(["abstention", str(cnn_run.path), "--images", "200"]) == 0
     out = capsys.readouterr().out
-    assert "Fashion-MNIST test images" in out and "letters (A-Z, a-z, machine fonts)" in out and "AUROC combined" in out
+    assert "fashion-mnist test images" in out and "letters (A-Z, a-z, machine fonts)" in out and "AUROC combined" in out
     table = json.loads((cnn_run.path / "abstention.json").read_text())
     true, *others = table["rows"]
     assert true["set"] == "mnist test images" and [r["set"] for r in others] == [
-        "Fashion-MNIST test images", "letters (A-Z, a-z, machine fonts)", "noise"]
+        "fashion-mnist test images", "letters (A-Z, a-z, machine fonts)", "noise"]
     assert all(true[f"answered_{k}"] >= 0.985 for k in ("confidence", "margin", "distance"))  # the 99% thresholds
     for row in others:
         assert row["images"] == 200 and all(0 <= row[f"auroc_{k}"] <= 1 for k in SCORES)

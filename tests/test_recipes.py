@@ -186,7 +186,7 @@ def test_recipe_file_by_path_with_custom_layers(tmp_path: Path) -> None:
         ('title = "x"\n[train]\n', "unknown key"),
         ('description = "x"\n', "no \\[train\\] table"),
         ('[train]\nepochz = 3\n', "unknown setting"),
-        ('kind = "homework"\n[train]\n', "kind must be one of notebook, speed, exercise"),
+        ('kind = "homework"\n[train]\n', "kind must be one of notebook, speed, best, exercise"),
         ('[train]\n[reference]\nsource = "rumour"\n', "source must be one of printed, prose, none, target"),
         ('[train]\n[reference]\ntest_accuracy = 0.9\n', "needs a source"),
         ('[train]\n[reference]\nsource = "printed"\ntest_accuracy = 99.1\n', "must be a fraction"),

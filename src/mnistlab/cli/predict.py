@@ -119,13 +119,14 @@ def run_abstention(args: argparse.Namespace) -> int:
     from mnistlab.atomic import write_json
     from mnistlab.data.loaders import load_dataset
     from mnistlab.errors import MnistlabError
-    from mnistlab.prediction.abstention import SCORES, measure
+    from mnistlab.prediction.abstention import SCORES, measure, other_dataset
     from mnistlab.runs.store import load_run
 
     if args.images < 10:
         raise MnistlabError(f"--images must be at least 10, got {args.images}")
     run = load_run(args.run)
-    table = measure(run.path, load_dataset(run.config.dataset, args.data_dir), load_dataset("fashion-mnist", args.data_dir), args.images, args.seed)
+    table = measure(run.path, load_dataset(run.config.dataset, args.data_dir), load_dataset(other_dataset(run.config.dataset), args.data_dir),
+                    args.images, args.seed)
     rows = [[r["set"], str(r["images"]), *(fixed(r.get(f"auroc_{k}")) for k in SCORES), *(f"{r[f'answered_{k}']:.1%}" for k in SCORES),
              f"{r['answered_by_rule']:.1%}"] for r in table["rows"]]
     print_table(rows, ["images", "n", *(f"AUROC {k}" for k in SCORES), *(f"answered {k}" for k in SCORES), "answered (run's rule)"])

@@ -23,19 +23,24 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("names", nargs="*", help="recipe names (default: every notebook recipe and exercise)")
     parser.add_argument("--notebook", help="only this seed notebook's recipes, by number: 000, 001, 002, 003 or 004")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per recipe (default: %(default)s)")
     parser.add_argument("--keras", action="store_true",
                         help="also train the notebook's own Keras code with the same data and seeds (in its own environment, created on first use)")
     parser.add_argument("--fresh", action="store_true", help="retrain everything instead of reusing saved trainings")
-    parser.add_argument("--no-train", dest="train", action="store_false",
-                        help="train nothing: write the report from the trainings already saved (a long run's progress so far)")
-    parser.add_argument("--table", default="runs/reproduction.md", help="Markdown report to write; its .json twin holds every training (default: %(default)s)")
-    parser.add_argument("--runs-dir", default="runs/reproduce", help="where our runs go, RUNS_DIR/<recipe>/seed-<n> (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, help="a quick try: at most this many epochs for every recipe")
-    parser.add_argument("--limit", type=int, help="a quick try: train on the first N training images only")
-    add_data_dir(parser)
-    add_device(parser, default=None)
+    add_seed_options(parser, "runs/reproduction.md", "runs/reproduce")
     parser.set_defaults(handler=run_reproduce)
+    parser = commands.add_parser(
+        "accuracy",
+        help="the best recipes over seeds, as an ensemble and with test-time augmentation, with calibration and "
+             "abstention (writes docs/accuracy.md)",
+        description="Train each best recipe once per seed (resuming what its results file holds), then measure every "
+        "seed as trained and with test-time augmentation, the seeds as one ensemble, each model's calibration, and the "
+        "abstention of the models chosen on the validation split; each measurement is kept as it is made, so a rerun "
+        "resumes. Writes the Markdown report and its JSON twin.",
+    )
+    parser.add_argument("names", nargs="*", help="best recipes, by name or .toml path (default: every recipe of kind 'best')")
+    add_seed_options(parser, "docs/accuracy.md", "runs/accuracy")
+    parser.add_argument("--images", type=int, default=2000, help="abstention: images of each set (default: %(default)s)")
+    parser.set_defaults(handler=run_accuracy)
     parser = commands.add_parser(
         "same-start",
         help="train a recipe with mnistlab and with its notebook's Keras code from the same weights on the same batches",
@@ -53,6 +58,19 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="the reproduction report to add the comparison to, rewritten from its JSON twin (default: %(default)s)")
     add_data_dir(parser)
     parser.set_defaults(handler=run_same_start)
+
+
+def add_seed_options(parser: argparse.ArgumentParser, table: str, runs_dir: str) -> None:
+    """The options of a command that trains recipes over seeds, resumably (reproduce, accuracy)."""
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per recipe (default: %(default)s)")
+    parser.add_argument("--no-train", dest="train", action="store_false",
+                        help="train nothing: write the report from the trainings already saved (a long run's progress so far)")
+    parser.add_argument("--table", default=table, help="Markdown report to write; its .json twin holds every training (default: %(default)s)")
+    parser.add_argument("--runs-dir", default=runs_dir, help="where the runs go, RUNS_DIR/<recipe>/seed-<n> (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, help="a quick try: at most this many epochs for every recipe")
+    parser.add_argument("--limit", type=int, help="a quick try: train on the first N training images only")
+    add_data_dir(parser)
+    add_device(parser, default=None)
 
 
 def show_recipes(args: argparse.Namespace) -> int:
@@ -113,6 +131,40 @@ def run_reproduce(args: argparse.Namespace) -> int:
     print(f"Report written to {table}, every training to {table.with_suffix('.json')}")
     failed = [r.name for r in done.recipes if recipe_verdict(done, r).startswith("**no**")]
     return 1 if failed else 0
+
+
+def run_accuracy(args: argparse.Namespace) -> int:
+    import torch
+
+    from mnistlab.atomic import write_text
+    from mnistlab.device import cpu_name
+    from mnistlab.recipes.accuracy import frontier
+    from mnistlab.recipes.accuracy_report import markdown_report, summary_rows
+    from mnistlab.recipes.reproduce import reproduce
+
+    if args.seeds < 1 or args.images < 10:
+        raise MnistlabError(f"--seeds must be a positive integer and --images at least 10, got {args.seeds} and {args.images}")
+    asked = [load_recipe(n) for n in args.names] or list_recipes("best")
+    for recipe in asked:
+        if recipe.config is None or not isinstance(recipe.config.validation, float):
+            raise MnistlabError(f"{recipe.name} holds out no validation split, and every choice here is made on one; "
+                                "give it validation = 0.1 and a split_seed")
+    table = Path(args.table)
+    command, machine = args.command_line, f"{cpu_name()} ({torch.get_num_threads()} threads), torch {torch.__version__}"
+    done = reproduce(asked, list(range(args.seeds)), table.with_suffix(".json"), Path(args.runs_dir), data_dir=args.data_dir,
+                     device=args.device, epochs=args.epochs, limit=args.limit, header={"command": command, "machine": machine},
+                     train=args.train)
+    if not args.train:
+        command, machine = done.store.saved_header.get("command", command), done.store.saved_header.get("machine", machine)
+    measured = {r.name: frontier(done, r, Path(args.runs_dir), args.data_dir, args.images) for r in asked}
+    write_text(table, markdown_report(asked, measured, command, machine))
+    for recipe in asked:
+        if measured[recipe.name]["seeds"]:
+            print(f"\n{recipe.name}")
+            print_table([row[:4] + row[5:] for row in summary_rows(recipe, measured[recipe.name])],
+                        ["model", "chosen", "validation accuracy", "test accuracy", "target reached"])
+    print(f"\nReport written to {table}, every number to {table.with_suffix('.json')}")
+    return 0
 
 
 def run_same_start(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """How well a run's "unsure" separates digits from things that are not digits, measured on real non-digits.
 
 Every image goes through what ``mnistlab predict`` does (MNIST-style preparation, the run's calibrated
-probabilities and features): the test set's own images, Fashion-MNIST's test images, letters rendered
+probabilities and features): the test set's own images, Fashion-MNIST's test images (MNIST's for a
+Fashion-MNIST run), letters rendered
 from the machine's fonts as a person would write them (upper and lower case, several fonts, sizes,
 positions and slants, dark ink on light paper, photographed with noise), and noise pictures.
 
@@ -79,14 +80,19 @@ def score(predictor: Predictor, images: list[Image.Image]) -> tuple[dict[str, np
     return {"confidence": 1 - confidence, "margin": 1 - margin, "distance": distance}, np.array([not d.unsure for d in decisions])
 
 
-def measure(run_path: str | Path, dataset: Dataset, fashion: Dataset, images: int = 2000, seed: int = 0) -> dict:
+def other_dataset(name: str) -> str:
+    """The 28x28 dataset whose test images stand for "not this dataset": clothes for a digit model, digits for a clothes one."""
+    return "mnist" if name == "fashion-mnist" else "fashion-mnist"
+
+
+def measure(run_path: str | Path, dataset: Dataset, other: Dataset, images: int = 2000, seed: int = 0) -> dict:
     """The abstention table of a run on ``images`` of each set (see the module's docstring)."""
     predictor = Predictor(run_path)
     rng = np.random.default_rng(seed)
     true_index = rng.choice(len(dataset.x_test), min(images, len(dataset.x_test)), replace=False)
     sets = {
         f"{dataset.name} test images": [Image.fromarray(x) for x in dataset.x_test[true_index]],
-        "Fashion-MNIST test images": [Image.fromarray(x) for x in fashion.x_test[:images]],
+        f"{other.name} test images": [Image.fromarray(x) for x in other.x_test[:images]],
         "letters (A-Z, a-z, machine fonts)": letters(images, seed),
         "noise": noise(images, seed),
     }

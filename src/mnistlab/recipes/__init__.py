@@ -5,7 +5,8 @@ A recipe is named after its notebook's file (``000-…`` for ``000_36319545204c0
     description = "..."
     notebook = "000_36319545204c081d.txt"   # the seed notebook the settings come from
     settings_from = "the cells that set them, quoted"
-    kind = "notebook"   # or "speed" (mnistlab's own fast recipes), "exercise", "sweep" (below) or "tuned" (a sweep's best)
+    kind = "notebook"   # or "speed" (mnistlab's own fast recipes), "best" (its most accurate: ``mnistlab accuracy``),
+                        # "exercise", "sweep" (below) or "tuned" (a sweep's best)
 
     [train]             # TrainConfig fields: dataset, model, optimizer, epochs, batch_size, ...
 
@@ -16,6 +17,7 @@ A recipe is named after its notebook's file (``000-…`` for ``000_36319545204c0
     quote = "the words or output, verbatim"
     reading = "how the number was read"
     secondary = [{ test_accuracy = 0.9160, where = "another copy of the notebook" }]
+    ensemble_accuracy = 0.998         # a "best" recipe's target for the ensemble of its seeds
 
 An exercise compares recipes in the notebook's own table and has no ``[train]``::
 
@@ -39,11 +41,12 @@ from mnistlab.config import TrainConfig
 from mnistlab.errors import MnistlabError
 
 RECIPE_DIR = Path(__file__).parent
-KINDS = ("notebook", "speed", "exercise", "sweep", "tuned")  # tuned: a sweep's best configuration
+KINDS = ("notebook", "speed", "best", "exercise", "sweep", "tuned")  # tuned: a sweep's best configuration
 SOURCES = ("printed", "prose", "none", "target")
 EXERCISE_TABLES = ("dropout", "batch-size")
 RECIPE_KEYS = {"description", "notebook", "settings_from", "kind", "train", "reference", "members", "labels", "table", "sweep"}
-REFERENCE_KEYS = {"test_accuracy", "test_loss", "train_accuracy", "train_loss", "source", "cell", "quote", "reading", "secondary"}
+REFERENCE_KEYS = {"test_accuracy", "test_loss", "train_accuracy", "train_loss", "source", "cell", "quote", "reading", "secondary",
+                  "ensemble_accuracy"}
 
 # Recipes named after the notebooks' order in an earlier layout: the old names keep working.
 RENAMED = {
@@ -85,6 +88,7 @@ class Reference:
     train_accuracy: float | None = None  # the last epoch's running training accuracy, as Keras's history holds it
     train_loss: float | None = None
     secondary: tuple[SecondaryReference, ...] = ()
+    ensemble_accuracy: float | None = None  # a target for the ensemble of the recipe's seeds
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,7 @@ def _reference(data: dict, where: str) -> Reference:
     source = data.get("source", "none")
     if source not in SOURCES:
         raise MnistlabError(f"{where}: source must be one of {', '.join(SOURCES)}, got '{source}'")
-    for key in ("test_accuracy", "train_accuracy"):
+    for key in ("test_accuracy", "train_accuracy", "ensemble_accuracy"):
         value = data.get(key)
         if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
             raise MnistlabError(f"{where}: {key} must be a fraction in [0, 1], got {value!r}")

@@ -64,19 +64,22 @@ def settings_key(recipe: Recipe, overrides: dict, framework: str) -> str:
 
 class TrialStore:
     """The trials in a JSON file, rewritten atomically after each one is added, with the same-start
-    comparisons (recipes/same_start.py) kept beside them."""
+    comparisons (recipes/same_start.py) and the accuracy report's measurements (recipes/accuracy.py)
+    kept beside them."""
 
     def __init__(self, path: Path, header: dict, fresh: bool = False) -> None:
         self.path, self.header = path, header
         self.trials: list[Trial] = []
         self.same_start: list[dict] = []
+        self.measures: dict[str, dict] = {}
         self.saved_header: dict = {}  # the header the file was last written with
         if path.is_file() and not fresh:
             try:
                 saved = json.loads(path.read_text(encoding="utf-8"))
                 self.trials = [Trial(**t) for t in saved.get("trials", [])]
                 self.same_start = list(saved.get("same_start", []))
-                self.saved_header = {k: v for k, v in saved.items() if k not in ("trials", "same_start")}
+                self.measures = dict(saved.get("measures", {}))
+                self.saved_header = {k: v for k, v in saved.items() if k not in ("trials", "same_start", "measures")}
             except (json.JSONDecodeError, TypeError, AttributeError) as exc:
                 raise MnistlabError(f"{path} is not a reproduction results file ({exc}); move it away or pass --fresh") from None
 
@@ -94,8 +97,13 @@ class TrialStore:
         self.same_start = [s for s in self.same_start if [s[k] for k in key] != [summary[k] for k in key]] + [summary]
         self.save()
 
+    def add_measure(self, key: str, measure: dict) -> None:
+        self.measures[key] = measure
+        self.save()
+
     def save(self) -> None:
-        write_json(self.path, {**self.header, "trials": [asdict(t) for t in self.trials], "same_start": self.same_start})
+        extra = {"measures": self.measures} if self.measures else {}
+        write_json(self.path, {**self.header, "trials": [asdict(t) for t in self.trials], "same_start": self.same_start, **extra})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,136 @@
+"""The accuracy frontier (``mnistlab accuracy``): each best recipe over seeds, its seeds as one ensemble,
+test-time augmentation (TTA), calibration and abstention, measured from the run folders.
+
+Nothing is chosen on the test set. A best recipe's seeds hold out the same validation images (one
+``split_seed``), and every choice is made on those: each model's temperature and thresholds
+(prediction/calibrate.py), and whether TTA is used, for the single models and for the ensemble
+alike (the higher mean validation accuracy wins; a tie keeps the plain model). Every model's test
+accuracy is computed once, when it is made, and is reported whichever way the choice went.
+
+The measurements are slow (an ensemble with TTA reads every image 25 times), so each one is kept in
+the results file (``measures`` beside the trials) the moment it is made, and a rerun resumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnistlab.data.dataset import Dataset
+from mnistlab.data.loaders import load_dataset
+from mnistlab.data.preprocess import prepare_images
+from mnistlab.evaluation.calibration import expected_calibration_error, with_temperature
+from mnistlab.prediction.abstention import measure, other_dataset
+from mnistlab.prediction.decision import load_rule
+from mnistlab.prediction.ensemble import make_ensemble, tta_run
+from mnistlab.recipes import Recipe
+from mnistlab.recipes.reproduce import Reproduction, settings_key
+from mnistlab.runs.store import RUN_FILES, Run, load_run
+
+
+@dataclass(frozen=True)
+class Model:
+    """One reported model's measurements: accuracy on the validation split and the test set, and calibration on the test set."""
+
+    val_accuracy: float
+    test_accuracy: float
+    temperature: float
+    ece_before: float
+    ece_after: float
+
+
+def calibration_on_test(run: Run, dataset: Dataset) -> tuple[float, float, float]:
+    """(temperature, ECE before it, ECE after it) on the test set: an evaluation, nothing is chosen here."""
+    x = prepare_images(dataset.x_test, dataset.max_value, run.network.flat_input)
+    probabilities = run.network.predict_proba(x).numpy()
+    temperature = load_rule(run.path).thresholds.temperature
+    return (temperature, expected_calibration_error(probabilities, dataset.y_test),
+            expected_calibration_error(with_temperature(probabilities, temperature), dataset.y_test))
+
+
+def model_measures(run: Run, dataset: Dataset) -> dict:
+    return {"val_accuracy": run.metrics["val_accuracy"], "test_accuracy": run.metrics["test_accuracy"],
+            **dict(zip(("temperature", "ece_before", "ece_after"), calibration_on_test(run, dataset)))}
+
+
+def ensemble_of(runs: list[Run], folder: Path, tta: bool, dataset: Dataset) -> Run:
+    """The ensemble of ``runs`` saved at ``folder``: the one there when it has these members, else made now."""
+    members = [str(r.path) for r in runs]
+    if all((folder / name).is_file() for name in RUN_FILES):
+        made = load_run(folder)
+        if made.metrics.get("members") == members and made.metrics.get("tta") == tta:
+            return made
+    return make_ensemble(runs, folder, tta=tta, dataset=dataset)
+
+
+class Frontier:
+    """Measures one best recipe's seeds, saving each measurement in the reproduction's results file as it is made."""
+
+    def __init__(self, done: Reproduction, recipe: Recipe, runs_dir: Path, data_dir: str | Path | None, images: int,
+                 log: Callable[[str], None]):
+        self.done, self.recipe, self.runs_dir, self.data_dir, self.images, self.log = done, recipe, runs_dir, data_dir, images, log
+        self.trials = done.trials(recipe, "mnistlab")
+        self.prefix = f"{recipe.name}/{settings_key(recipe, done.overrides, 'mnistlab')}"
+        self._dataset: Dataset | None = None
+
+    @property
+    def dataset(self) -> Dataset:
+        if self._dataset is None:
+            self._dataset = load_dataset(self.recipe.config.dataset, self.data_dir).first(self.done.overrides.get("limit"))
+        return self._dataset
+
+    def _kept(self, what: str, make: Callable[[], dict]) -> dict:
+        key = f"{self.prefix}/{what}"
+        if key not in self.done.store.measures:
+            self.log(f"{self.recipe.name}: measuring {what} ...")
+            self.done.store.add_measure(key, make())
+        return self.done.store.measures[key]
+
+    def seed(self, seed: int, run_path: str) -> dict:
+        run = load_run(run_path)
+        return {
+            "plain": self._kept(f"seed-{seed}", lambda: model_measures(run, self.dataset)),
+            "tta": self._kept(f"seed-{seed}-tta", lambda: model_measures(tta_run(run, self.data_dir), self.dataset)),
+        }
+
+    def ensemble(self) -> dict:
+        runs = [load_run(t.run) for t in self.trials]
+        seeds = "-".join(str(t.seed) for t in self.trials)
+        folder = self.runs_dir / self.recipe.name / f"ensemble-{seeds}"
+        return {
+            variant: self._kept(f"ensemble-{seeds}" + ("-tta" if tta else ""),
+                                lambda tta=tta: {**model_measures(ensemble_of(runs, folder / variant, tta, self.dataset), self.dataset),
+                                                 "path": str(folder / variant)})
+            for variant, tta in (("plain", False), ("tta", True))
+        }
+
+    def abstention(self, name: str, path: str) -> dict:
+        other = load_dataset(other_dataset(self.recipe.config.dataset), self.data_dir)
+        return self._kept(f"abstention-{name}-{self.images}", lambda: measure(path, self.dataset, other, self.images))
+
+
+def chosen(variants: dict[str, list[dict]]) -> str:
+    """'tta' when its mean validation accuracy beats the plain models', else 'plain'."""
+    mean = {name: sum(m["val_accuracy"] for m in models) / len(models) for name, models in variants.items()}
+    return "tta" if mean["tta"] > mean["plain"] else "plain"
+
+
+def frontier(done: Reproduction, recipe: Recipe, runs_dir: Path, data_dir: str | Path | None = None, images: int = 2000,
+             log: Callable[[str], None] = print) -> dict:
+    """Every measurement of ``recipe``'s trained seeds (see the module's docstring), made now where not yet kept;
+    abstention on ``images`` of each set."""
+    measuring = Frontier(done, recipe, runs_dir, data_dir, images, log)
+    if not measuring.trials:
+        return {"seeds": []}
+    seeds = [{"seed": t.seed, "seconds": t.seconds, "others_busy": t.others_busy, "run": t.run, **measuring.seed(t.seed, t.run)}
+             for t in measuring.trials]
+    single = chosen({v: [s[v] for s in seeds] for v in ("plain", "tta")})
+    first = seeds[0]["run"] if single == "plain" else str(Path(seeds[0]["run"]) / "tta")
+    result = {"seeds": seeds, "single_choice": single, "abstention": {"single": measuring.abstention(f"seed-{seeds[0]['seed']}-{single}", first)}}
+    if len(seeds) > 1:
+        ensemble = measuring.ensemble()
+        result["ensemble"] = ensemble
+        result["ensemble_choice"] = choice = chosen({v: [ensemble[v]] for v in ("plain", "tta")})
+        result["abstention"]["ensemble"] = measuring.abstention(f"ensemble-{choice}", ensemble[choice]["path"])
+    return result

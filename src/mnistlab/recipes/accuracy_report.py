@@ -1,0 +1,107 @@
+"""``docs/accuracy.md``: the best recipes' accuracy per seed and as an ensemble, with and without
+test-time augmentation, against their targets, with times, calibration and abstention."""
+
+from __future__ import annotations
+
+import statistics
+
+from mnistlab.prediction.abstention import SCORES
+from mnistlab.recipes import Recipe
+from mnistlab.recipes.reproduction_report import BUSY_MARK, QUIET, Spread
+from mnistlab.tables import fixed, markdown_table
+
+VARIANTS = {"plain": "as trained", "tta": "with TTA"}
+
+
+def reached(target: float | None, accuracy: float) -> str:
+    if target is None:
+        return "—"
+    short = (target - accuracy) * 100
+    return f"yes ({target:.4f})" if short <= 0 else f"**no** ({target:.4f}: {short:.2f} pp short)"
+
+
+def summary_rows(recipe: Recipe, measured: dict) -> list[list[str]]:
+    """One row per reported model: the single models (mean ± sd over seeds) and the ensemble, each plain and with TTA."""
+    rows = []
+    seeds = measured["seeds"]
+    for variant, label in VARIANTS.items():
+        val, test = (Spread(tuple(s[variant][k] for s in seeds)) for k in ("val_accuracy", "test_accuracy"))
+        rows.append([f"single model, {label} (mean ± sd of {len(seeds)} seeds)", "✓" if measured["single_choice"] == variant else "",
+                     val.mean_sd(), test.mean_sd(), test.range(),
+                     reached(recipe.reference.test_accuracy, test.mean) if measured["single_choice"] == variant else ""])
+    for variant, label in VARIANTS.items() if "ensemble" in measured else ():
+        model = measured["ensemble"][variant]
+        rows.append([f"ensemble of the {len(seeds)} seeds, {label}", "✓" if measured["ensemble_choice"] == variant else "",
+                     fixed(model["val_accuracy"]), fixed(model["test_accuracy"]), "",
+                     reached(recipe.reference.ensemble_accuracy, model["test_accuracy"]) if measured["ensemble_choice"] == variant else ""])
+    return rows
+
+
+def seed_rows(measured: dict) -> list[list[str]]:
+    rows = []
+    for s in measured["seeds"]:
+        busy = s["others_busy"] is None or s["others_busy"] > QUIET
+        rows.append([str(s["seed"]), *(f"{s['plain'][k]:.4f} / {s['tta'][k]:.4f}" for k in ("val_accuracy", "test_accuracy")),
+                     f"{s['seconds'] / 60:.1f}" + (BUSY_MARK if busy else ""), *calibration_cells(s["plain"]), *calibration_cells(s["tta"])])
+    for variant, label in VARIANTS.items() if "ensemble" in measured else ():
+        model = measured["ensemble"][variant]
+        rows.append([f"ensemble, {label}", fixed(model["val_accuracy"]), fixed(model["test_accuracy"]), "",
+                     *(calibration_cells(model) if variant == "plain" else ["", ""]), *(calibration_cells(model) if variant == "tta" else ["", ""])])
+    return rows
+
+
+def calibration_cells(model: dict) -> list[str]:
+    return [f"{model['temperature']:.2f}", f"{model['ece_before']:.4f} → {model['ece_after']:.4f}"]
+
+
+def abstention_rows(table: dict) -> list[list[str]]:
+    return [[r["set"], str(r["images"]), *(fixed(r.get(f"auroc_{k}")) for k in SCORES), *(f"{r[f'answered_{k}']:.1%}" for k in SCORES),
+             f"{r['answered_by_rule']:.1%}"] for r in table["rows"]]
+
+
+def recipe_section(recipe: Recipe, measured: dict) -> list[str]:
+    lines = [f"## {recipe.name}", "", recipe.description, ""]
+    if not measured["seeds"]:
+        return lines + ["Not trained yet.", ""]
+    seconds = [s["seconds"] for s in measured["seeds"]]
+    config = recipe.config
+    lines += [
+        f"Training takes {statistics.fmean(seconds):.0f} s a seed here (the ensemble: the sum, {sum(seconds) / 60:.1f} min). "
+        f"The seeds hold out {config.validation:.0%} of the training set (split_seed {config.holdout_seed}); ✓ marks the "
+        "choice made on it.", "",
+        markdown_table(["model", "chosen", "validation accuracy", "test accuracy", "test min–max", "target reached"], summary_rows(recipe, measured)),
+        "Every seed: accuracy as trained / with TTA; the temperature fitted on the validation split and the expected "
+        "calibration error (15 bins) on the test set before → after it, for the model as trained and with TTA.", "",
+        markdown_table(["seed", "validation accuracy", "test accuracy", "training min", "temperature", "ECE", "temperature, TTA", "ECE, TTA"],
+                       seed_rows(measured)),
+    ]
+    names = {"single": f"the chosen single model (seed {measured['seeds'][0]['seed']}, {VARIANTS[measured['single_choice']]})",
+             "ensemble": f"the chosen ensemble ({VARIANTS.get(measured.get('ensemble_choice', ''), '')})"}
+    for which, table in measured["abstention"].items():
+        lines += [
+            f"Abstention of {names[which]}: AUROC of each unsure score against the true test images, and the share of each set "
+            f"answered at the thresholds that keep {table['keep_answered']:.0%} of them answered ('combined': every check at its "
+            f"threshold; the run's rule: its saved thresholds). {table['rows'][1]['images']} images a set, seed {table['seed']}.", "",
+            markdown_table(["set", "n", *(f"AUROC {k}" for k in SCORES), *(f"answered, {k}" for k in SCORES), "answered, run's rule"],
+                           abstention_rows(table)),
+        ]
+    return lines
+
+
+def markdown_report(recipes: list[Recipe], measured: dict[str, dict], command: str, machine: str) -> str:
+    lines = [
+        "# The accuracy frontier",
+        "",
+        f"Generated by `{command}` on {machine}; every number, per seed, is in the JSON file beside this one.",
+        "",
+        "Each best recipe is trained once per seed; its seeds hold out the same images of the training set as a validation "
+        "split (one `split_seed`), and every choice is made on it: the temperature that calibrates each model's probabilities, its "
+        "decision thresholds, and whether test-time augmentation (TTA: the mean answer over the image and its one-pixel "
+        "shifts) is used. The test set is evaluated once per model shown and chooses nothing. A target is reached when "
+        "the chosen single models' mean test accuracy, or the chosen ensemble's, is at least it. Times marked "
+        f"{BUSY_MARK} were taken while other processes kept more than {QUIET} of a core busy.",
+        "",
+    ]
+    for recipe in recipes:
+        lines += recipe_section(recipe, measured[recipe.name])
+    return "\n".join(lines)
