@@ -106,6 +106,17 @@ def test_augmentation_moves_pixels_but_keeps_shape() -> None:
     assert torch.allclose(identity, images, atol=1e-5)
 
 
+def test_horizontal_flip_mirrors_about_half_the_images() -> None:
+    torch.manual_seed(0)
+    images = torch.zeros(200, 1, 28, 28)
+    images[:, :, 8:20, 3:9] = 1.0  # ink on the left
+    flipped = Augmentation(rotation=0, shift=0, shear=0, zoom=0, horizontal_flip=True)(images)
+    mirrored = [torch.allclose(f, i.flip(-1), atol=1e-5) for f, i in zip(flipped, images)]
+    kept = [torch.allclose(f, i, atol=1e-5) for f, i in zip(flipped, images)]
+    assert all(m != k for m, k in zip(mirrored, kept))  # each image is itself or its mirror, nothing in between
+    assert 70 < sum(mirrored) < 130
+
+
 def test_training_with_augmentation_sees_warped_images(tmp_path: Path, mnist) -> None:
     config = TrainConfig(name="aug", model="cnn", epochs=1, limit=256, augment={}, optimizer="adam", batch_size=128)
     warped = train(config, out=tmp_path / "warped", progress=QUIET, dataset=mnist)

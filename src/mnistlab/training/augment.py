@@ -1,9 +1,10 @@
 """On-the-fly augmentation as one batched affine warp (no per-image Python).
 
 Matches Keras's ``ImageDataGenerator(rotation_range, width_shift_range, height_shift_range,
-shear_range, zoom_range)`` as the batch-norm notebook uses it: for every image, a random
-rotation (degrees), shift (fraction of the side), shear (degrees) and independent x/y zoom
-in [1 - zoom, 1 + zoom]; edges are filled with the nearest pixel.
+shear_range, zoom_range, horizontal_flip)`` as the batch-norm notebook uses it: for every image, a
+random rotation (degrees), shift (fraction of the side), shear (degrees) and independent x/y zoom
+in [1 - zoom, 1 + zoom], and with ``horizontal_flip`` a mirror image half the time; edges are
+filled with the nearest pixel.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Augmentation:
     shift: float  # fraction of width/height
     shear: float  # degrees
     zoom: float  # scale uniform in [1 - zoom, 1 + zoom], x and y independently
+    horizontal_flip: bool = False  # mirror left-right with probability 1/2
 
     def matrices(self, n: int, device: torch.device) -> torch.Tensor:
         """(n, 2, 3) affine matrices mapping output to input coordinates (normalized [-1, 1])."""
@@ -33,6 +35,8 @@ class Augmentation:
         theta = uniform(math.radians(self.rotation))
         shear = uniform(math.radians(self.shear))
         zx, zy = 1 + uniform(self.zoom), 1 + uniform(self.zoom)
+        if self.horizontal_flip:  # a negative x scale reads each output row from right to left
+            zx = zx * (torch.randint(0, 2, (n,), device=device) * 2 - 1)
         tx, ty = uniform(2 * self.shift), uniform(2 * self.shift)  # a side spans 2 in normalized coords
         cos, sin = torch.cos(theta), torch.sin(theta)
         # rotation @ shear @ zoom, written out per entry
