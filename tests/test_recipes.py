@@ -37,7 +37,7 @@ def test_every_notebook_experiment_has_a_recipe() -> None:
         if recipe.kind != "sweep":  # the notebooks' questions as sweeps: tests/test_sweeps.py
             by_notebook.setdefault(recipe.notebook_number, set()).add(recipe.name)
     assert {k: v for k, v in by_notebook.items() if k} == EXPERIMENTS
-    assert by_notebook[""] == {"fast-99", "fast-995"}
+    assert by_notebook[""] == {"fast-99", "fast-995", "best-mnist", "best-mnist-no-outliers"}
 
 
 @pytest.mark.parametrize("recipe", [r for r in list_recipes() if r.kind == "notebook"], ids=lambda r: r.name)
@@ -73,6 +73,18 @@ def test_old_names_lead_to_the_new_recipes() -> None:
         assert load_recipe(old).name == new
     with pytest.raises(MnistlabError, match="retired.*003-mlp-512-512-dropout"):
         load_recipe("nb3-mlp-512-512-dropout")
+
+
+def test_best_recipes_can_choose_on_a_shared_validation_split() -> None:
+    """``mnistlab accuracy`` makes every choice on the seeds' common held-out images, and judges two targets."""
+    best = list_recipes("best")
+    assert {r.name for r in best} >= {"best-mnist", "best-mnist-no-outliers"}
+    for recipe in best:
+        assert isinstance(recipe.config.validation, float) and recipe.config.split_seed is not None, recipe.name
+        assert recipe.reference.source == "target" and recipe.reference.ensemble_accuracy > recipe.reference.test_accuracy
+    with_outliers, without = load_recipe("best-mnist"), load_recipe("best-mnist-no-outliers")
+    assert with_outliers.config.outliers == {} and without.config.outliers is None
+    assert {**with_outliers.settings, "outliers": None} == {**without.settings, "outliers": None}  # nothing else differs
 
 
 def test_exercises_name_their_members() -> None:
