@@ -37,7 +37,7 @@ def test_every_notebook_experiment_has_a_recipe() -> None:
         if recipe.kind != "sweep":  # the notebooks' questions as sweeps: tests/test_sweeps.py
             by_notebook.setdefault(recipe.notebook_number, set()).add(recipe.name)
     assert {k: v for k, v in by_notebook.items() if k} == EXPERIMENTS
-    assert by_notebook[""] == {"fast-99", "fast-995", "best-mnist", "best-mnist-no-outliers"}
+    assert by_notebook[""] == {"fast-99", "fast-995", "best-mnist", "best-mnist-outliers"}
 
 
 @pytest.mark.parametrize("recipe", [r for r in list_recipes() if r.kind == "notebook"], ids=lambda r: r.name)
@@ -64,7 +64,7 @@ def test_notebook_settings_that_keras_leaves_implicit() -> None:
     stopping = load_recipe("004-fashion-mlp-dropout").config.resolved().early_stopping
     assert stopping == {"monitor": "loss", "patience": 3, "min_delta": 0.0, "restore_best_weights": True}
     augment = load_recipe("003-cnn-bn-augmented").config.resolved().augment
-    assert augment == {"rotation": 8.0, "shift": 0.08, "shear": 0.3, "zoom": 0.08}
+    assert augment == {"rotation": 8.0, "shift": 0.08, "shear": 0.3, "zoom": 0.08, "horizontal_flip": False}
     assert [load_recipe(f"003-mlp-batch-{b}").config.batch_size for b in (32, 10000)] == [32, 10000]
 
 
@@ -78,11 +78,11 @@ def test_old_names_lead_to_the_new_recipes() -> None:
 def test_best_recipes_can_choose_on_a_shared_validation_split() -> None:
     """``mnistlab accuracy`` makes every choice on the seeds' common held-out images, and judges two targets."""
     best = list_recipes("best")
-    assert {r.name for r in best} >= {"best-mnist", "best-mnist-no-outliers"}
+    assert {r.name for r in best} >= {"best-mnist", "best-mnist-outliers"}
     for recipe in best:
         assert isinstance(recipe.config.validation, float) and recipe.config.split_seed is not None, recipe.name
         assert recipe.reference.source == "target" and recipe.reference.ensemble_accuracy > recipe.reference.test_accuracy
-    with_outliers, without = load_recipe("best-mnist"), load_recipe("best-mnist-no-outliers")
+    with_outliers, without = load_recipe("best-mnist-outliers"), load_recipe("best-mnist")
     assert with_outliers.config.outliers == {} and without.config.outliers is None
     assert {**with_outliers.settings, "outliers": None} == {**without.settings, "outliers": None}  # nothing else differs
 

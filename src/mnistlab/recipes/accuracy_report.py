@@ -88,6 +88,23 @@ def recipe_section(recipe: Recipe, measured: dict) -> list[str]:
     return lines
 
 
+def overview_rows(recipes: list[Recipe], measured: dict[str, dict]) -> list[list[str]]:
+    """One row per trained recipe: its chosen models' test accuracy and the chosen ensemble's abstention."""
+    rows = []
+    for recipe in recipes:
+        m = measured[recipe.name]
+        if "ensemble" not in m:
+            continue
+        single = Spread(tuple(s[m["single_choice"]]["test_accuracy"] for s in m["seeds"]))
+        true, *others = m["abstention"]["ensemble"]["rows"]
+        rows.append([recipe.name, f"{single.mean:.4f} ({VARIANTS[m['single_choice']]})",
+                     f"{m['ensemble'][m['ensemble_choice']]['test_accuracy']:.4f} ({VARIANTS[m['ensemble_choice']]})",
+                     f"{statistics.fmean(s['seconds'] for s in m['seeds']) / 60:.1f}",
+                     *(f"{r['auroc_confidence']:.4f}" for r in others),
+                     f"{true['answered_by_rule']:.1%}", " / ".join(f"{r['answered_by_rule']:.1%}" for r in others)])
+    return rows
+
+
 def markdown_report(recipes: list[Recipe], measured: dict[str, dict], command: str, machine: str) -> str:
     lines = [
         "# The accuracy frontier",
@@ -102,6 +119,17 @@ def markdown_report(recipes: list[Recipe], measured: dict[str, dict], command: s
         f"{BUSY_MARK} were taken while other processes kept more than {QUIET} of a core busy.",
         "",
     ]
+    overview = overview_rows(recipes, measured)
+    if overview:
+        others = [r["set"] for r in next(m for m in measured.values() if "ensemble" in m)["abstention"]["ensemble"]["rows"][1:]]
+        lines += [
+            "Side by side: each recipe's chosen single models (mean test accuracy over the seeds) and chosen ensemble, the "
+            "minutes a seed takes, and the chosen ensemble's abstention — the AUROC of its confidence against each set of "
+            "things that are not its classes, and the share of true test images and of each of those sets its own rule answers.",
+            "",
+            markdown_table(["recipe", "single model", "ensemble", "min a seed", *(f"AUROC, {name}" for name in others),
+                            "answered: true images", "answered: " + " / ".join(others)], overview),
+        ]
     for recipe in recipes:
         lines += recipe_section(recipe, measured[recipe.name])
     return "\n".join(lines)
