@@ -71,10 +71,13 @@ def test_abstention_table_on_fashion_letters_and_noise(capsys, data_dir: Path, c
     out = capsys.readouterr().out
     assert "fashion-mnist test images" in out and "letters (A-Z, a-z, machine fonts)" in out and "AUROC combined" in out
     table = json.loads((cnn_run.path / "abstention.json").read_text())
-    true, *others = table["rows"]
+    true, photos, *others = table["rows"]
     assert true["set"] == "mnist test images" and [r["set"] for r in others] == [
         "fashion-mnist test images", "letters (A-Z, a-z, machine fonts)", "noise"]
     assert all(true[f"answered_{k}"] >= 0.985 for k in ("confidence", "margin", "distance"))  # the 99% thresholds
+    # photos of the same digits, prepared as predict prepares them: mostly answered, and mostly right
+    assert photos["set"] == "photos of the same images" and "auroc_confidence" not in photos
+    assert photos["answered_by_rule"] > 0.5 and photos["right_when_answered"] > 0.9 and true["right_when_answered"] > 0.9
     for row in others:
         assert row["images"] == 200 and all(0 <= row[f"auroc_{k}"] <= 1 for k in SCORES)
     noise = others[2]

@@ -19,7 +19,7 @@ from mnistlab.notebook import display
 from mnistlab.prediction.decision import RULE_FILE
 from mnistlab.sweeps.report import SweepReport
 from mnistlab.training.progress import Progress
-from photos import photo_of
+from mnistlab.prediction.abstention import photo_of
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "examples").glob("*.ipynb"))

@@ -22,7 +22,7 @@ from mnistlab.data.preprocess import prepare_images
 from mnistlab.prediction.decision import DecisionRule, Thresholds, smallest_threshold
 from mnistlab.prediction.engines import OnnxEngine, TorchEngine
 from mnistlab.training.progress import Progress
-from photos import photo_of
+from mnistlab.prediction.abstention import photo_of
 from test_explore import assert_png
 
 PHOTOS = 120

@@ -20,7 +20,7 @@ from PIL import Image
 from conftest import free_port
 from draw import draw_and_read
 from mnistlab.cli.main import main
-from photos import photo_of
+from mnistlab.prediction.abstention import photo_of
 from test_explore import assert_png
 
 

@@ -119,7 +119,7 @@ def run_abstention(args: argparse.Namespace) -> int:
     from mnistlab.atomic import write_json
     from mnistlab.data.loaders import load_dataset
     from mnistlab.errors import MnistlabError
-    from mnistlab.prediction.abstention import SCORES, measure, other_dataset
+    from mnistlab.prediction.abstention import ABSTENTION_HEADERS, abstention_rows, measure, other_dataset
     from mnistlab.runs.store import load_run
 
     if args.images < 10:
@@ -127,9 +127,7 @@ def run_abstention(args: argparse.Namespace) -> int:
     run = load_run(args.run)
     table = measure(run.path, load_dataset(run.config.dataset, args.data_dir), load_dataset(other_dataset(run.config.dataset), args.data_dir),
                     args.images, args.seed)
-    rows = [[r["set"], str(r["images"]), *(fixed(r.get(f"auroc_{k}")) for k in SCORES), *(f"{r[f'answered_{k}']:.1%}" for k in SCORES),
-             f"{r['answered_by_rule']:.1%}"] for r in table["rows"]]
-    print_table(rows, ["images", "n", *(f"AUROC {k}" for k in SCORES), *(f"answered {k}" for k in SCORES), "answered (run's rule)"])
+    print_table(abstention_rows(table), ABSTENTION_HEADERS)
     print(f"'answered SCORE': at the threshold keeping {table['keep_answered']:.0%} of the true images answered; 'combined': every check at its threshold.")
     write_json(run.path / "abstention.json", table)
     print(f"Written {run.path / 'abstention.json'}")

@@ -1,8 +1,9 @@
 """How well a run's "unsure" separates digits from things that are not digits, measured on real non-digits.
 
 Every image goes through what ``mnistlab predict`` does (MNIST-style preparation, the run's calibrated
-probabilities and features): the test set's own images, Fashion-MNIST's test images (MNIST's for a
-Fashion-MNIST run), letters rendered
+probabilities and features): the test set's own images, the same images photographed (dark ink on
+light paper, larger, off-centre, noisy: what a person's photo of their handwriting is, and what the
+thresholds must keep answering), Fashion-MNIST's test images (MNIST's for a Fashion-MNIST run), letters rendered
 from the machine's fonts as a person would write them (upper and lower case, several fonts, sizes,
 positions and slants, dark ink on light paper, photographed with noise), and noise pictures.
 
@@ -10,12 +11,14 @@ Each check gives an "unsure" score, higher meaning less like a digit: 1 - confid
 feature distance, and ``combined``, the largest of the three divided by its threshold, so that it is
 at most 1 exactly when every check passes. For each score and non-digit set: the AUROC of telling
 the two apart, and the share of non-digits still answered at the thresholds that keep 99% of the
-true images answered. The run's own rule (its saved thresholds) is reported beside them.
+true images answered. The run's own rule (its saved thresholds) is reported beside them, with its
+accuracy on the true and photographed images it answers.
 """
 
 from __future__ import annotations
 
 import string
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,7 @@ from mnistlab.data.dataset import Dataset
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation.risk_coverage import top_two
 from mnistlab.prediction.predictor import Predictor
+from mnistlab.tables import fixed
 
 FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
 KEEP_ANSWERED = 0.99  # thresholds that keep this share of the true images answered
@@ -38,6 +42,23 @@ def machine_fonts() -> list[Path]:
     if not fonts:
         raise MnistlabError(f"no TrueType fonts found in {', '.join(map(str, FONT_DIRS))}; install some (Debian: fonts-dejavu-core)")
     return fonts
+
+
+def photo_of(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A photo of ``digit`` (28x28, white on black) as a person takes one: inverted to dark ink, scaled up
+    4-7x with smoothing, off-centre on paper of uneven brightness, with noise."""
+    scale = rng.uniform(4, 7)
+    side = int(28 * scale)
+    ink = Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(1.2))
+    width, height = int(side * rng.uniform(1.4, 2.0)), int(side * rng.uniform(1.2, 1.6))
+    paper_level = rng.uniform(190, 240)
+    gradient = np.linspace(-15, 15, width)[None, :] * rng.choice([-1, 1])
+    paper = np.full((height, width), paper_level) + gradient
+    left, top = rng.integers(0, width - side), rng.integers(0, height - side)
+    darkness = np.asarray(ink, dtype=np.float64) / 255.0 * rng.uniform(0.7, 0.9) * paper_level
+    paper[top : top + side, left : left + side] -= darkness
+    paper += rng.normal(0, 6, paper.shape)
+    return Image.fromarray(np.clip(paper, 0, 255).astype(np.uint8))
 
 
 def letter_image(letter: str, font: Path, rng: np.random.Generator) -> Image.Image:
@@ -71,13 +92,25 @@ def noise(count: int, seed: int) -> list[Image.Image]:
     return images
 
 
-def score(predictor: Predictor, images: list[Image.Image]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Each check's unsure score (higher: less like a digit) and whether the run's own rule answered, as ``predict`` computes them."""
+@dataclass(frozen=True)
+class Scored:
+    """One set's unsure scores per check (higher: less like a digit), the rule's answers (-1: unsure), as ``predict`` computes them."""
+
+    scores: dict[str, np.ndarray]
+    answers: np.ndarray
+
+    @property
+    def answered(self) -> np.ndarray:
+        return self.answers >= 0
+
+
+def score(predictor: Predictor, images: list[Image.Image]) -> Scored:
     probabilities, features, decisions = predictor.decide_prepared([predictor.prepare_one(image) for image in images])
     confidence, margin = top_two(probabilities)
     stats = predictor.rule.stats
     distance = stats.distances(features) if stats is not None else np.zeros(len(images))
-    return {"confidence": 1 - confidence, "margin": 1 - margin, "distance": distance}, np.array([not d.unsure for d in decisions])
+    return Scored({"confidence": 1 - confidence, "margin": 1 - margin, "distance": distance},
+                  np.array([-1 if d.unsure else d.label for d in decisions]))
 
 
 def other_dataset(name: str) -> str:
@@ -90,15 +123,17 @@ def measure(run_path: str | Path, dataset: Dataset, other: Dataset, images: int 
     predictor = Predictor(run_path)
     rng = np.random.default_rng(seed)
     true_index = rng.choice(len(dataset.x_test), min(images, len(dataset.x_test)), replace=False)
+    labels = dataset.y_test[true_index]
+    true_name, photos_name = f"{dataset.name} test images", "photos of the same images"
     sets = {
-        f"{dataset.name} test images": [Image.fromarray(x) for x in dataset.x_test[true_index]],
+        true_name: [Image.fromarray(x) for x in dataset.x_test[true_index]],
+        photos_name: [photo_of(x, rng) for x in dataset.x_test[true_index]],
         f"{other.name} test images": [Image.fromarray(x) for x in other.x_test[:images]],
         "letters (A-Z, a-z, machine fonts)": letters(images, seed),
         "noise": noise(images, seed),
     }
     scored = {name: score(predictor, pictures) for name, pictures in sets.items()}
-    true_name = next(iter(sets))
-    true_scores, true_answered = scored[true_name]
+    true_scores = scored[true_name].scores
     thresholds = {name: float(np.quantile(values, KEEP_ANSWERED)) for name, values in true_scores.items()}
 
     thresholds["combined"] = 1.0
@@ -108,13 +143,26 @@ def measure(run_path: str | Path, dataset: Dataset, other: Dataset, images: int 
 
     true_scores = with_combined(true_scores)
     rows = []
-    for name, (scores, answered) in scored.items():
-        scores = with_combined(scores)
+    for name, found in scored.items():
+        scores, answered = with_combined(found.scores), found.answered
         row = {"set": name, "images": len(answered), "answered_by_rule": float(answered.mean())}
         for key in SCORES:
             row[f"answered_{key}"] = float((scores[key] <= thresholds[key]).mean())
-            if name != true_name:
-                truth = np.concatenate([np.zeros(len(true_answered)), np.ones(len(answered))])
+            if name not in (true_name, photos_name):
+                truth = np.concatenate([np.zeros(len(labels)), np.ones(len(answered))])
                 row[f"auroc_{key}"] = float(roc_auc_score(truth, np.concatenate([true_scores[key], scores[key]])))
+        if name in (true_name, photos_name):  # their classes are known: how often the answers given are right
+            row["right_when_answered"] = float((found.answers == labels)[answered].mean()) if answered.any() else None
         rows.append(row)
     return {"keep_answered": KEEP_ANSWERED, "seed": seed, "thresholds_at_99": thresholds, "rows": rows}
+
+
+ABSTENTION_HEADERS = ["set", "n", *(f"AUROC {k}" for k in SCORES), *(f"answered, {k}" for k in SCORES), "answered, run's rule",
+                      "right when answered"]
+
+
+def abstention_rows(table: dict) -> list[list[str]]:
+    """``measure``'s table as text cells under ABSTENTION_HEADERS."""
+    return [[r["set"], str(r["images"]), *(fixed(r.get(f"auroc_{k}")) for k in SCORES), *(f"{r[f'answered_{k}']:.1%}" for k in SCORES),
+             f"{r['answered_by_rule']:.1%}", "—" if r.get("right_when_answered") is None else f"{r['right_when_answered']:.2%}"]
+            for r in table["rows"]]

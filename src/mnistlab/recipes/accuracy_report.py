@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 
-from mnistlab.prediction.abstention import SCORES
+from mnistlab.prediction.abstention import ABSTENTION_HEADERS, abstention_rows
 from mnistlab.recipes import Recipe
 from mnistlab.recipes.reproduction_report import BUSY_MARK, QUIET, Spread
 from mnistlab.tables import fixed, markdown_table
@@ -54,11 +54,6 @@ def calibration_cells(model: dict) -> list[str]:
     return [f"{model['temperature']:.2f}", f"{model['ece_before']:.4f} → {model['ece_after']:.4f}"]
 
 
-def abstention_rows(table: dict) -> list[list[str]]:
-    return [[r["set"], str(r["images"]), *(fixed(r.get(f"auroc_{k}")) for k in SCORES), *(f"{r[f'answered_{k}']:.1%}" for k in SCORES),
-             f"{r['answered_by_rule']:.1%}"] for r in table["rows"]]
-
-
 def recipe_section(recipe: Recipe, measured: dict) -> list[str]:
     lines = [f"## {recipe.name}", "", recipe.description, ""]
     if not measured["seeds"]:
@@ -82,8 +77,7 @@ def recipe_section(recipe: Recipe, measured: dict) -> list[str]:
             f"Abstention of {names[which]}: AUROC of each unsure score against the true test images, and the share of each set "
             f"answered at the thresholds that keep {table['keep_answered']:.0%} of them answered ('combined': every check at its "
             f"threshold; the run's rule: its saved thresholds). {table['rows'][1]['images']} images a set, seed {table['seed']}.", "",
-            markdown_table(["set", "n", *(f"AUROC {k}" for k in SCORES), *(f"answered, {k}" for k in SCORES), "answered, run's rule"],
-                           abstention_rows(table)),
+            markdown_table(ABSTENTION_HEADERS, abstention_rows(table)),
         ]
     return lines
 
@@ -96,12 +90,12 @@ def overview_rows(recipes: list[Recipe], measured: dict[str, dict]) -> list[list
         if "ensemble" not in m:
             continue
         single = Spread(tuple(s[m["single_choice"]]["test_accuracy"] for s in m["seeds"]))
-        true, *others = m["abstention"]["ensemble"]["rows"]
+        true, photos, *others = m["abstention"]["ensemble"]["rows"]
         rows.append([recipe.name, f"{single.mean:.4f} ({VARIANTS[m['single_choice']]})",
                      f"{m['ensemble'][m['ensemble_choice']]['test_accuracy']:.4f} ({VARIANTS[m['ensemble_choice']]})",
                      f"{statistics.fmean(s['seconds'] for s in m['seeds']) / 60:.1f}",
                      *(f"{r['auroc_confidence']:.4f}" for r in others),
-                     f"{true['answered_by_rule']:.1%}", " / ".join(f"{r['answered_by_rule']:.1%}" for r in others)])
+                     *(f"{r['answered_by_rule']:.1%}" for r in (true, photos)), " / ".join(f"{r['answered_by_rule']:.1%}" for r in others)])
     return rows
 
 
@@ -121,14 +115,15 @@ def markdown_report(recipes: list[Recipe], measured: dict[str, dict], command: s
     ]
     overview = overview_rows(recipes, measured)
     if overview:
-        others = [r["set"] for r in next(m for m in measured.values() if "ensemble" in m)["abstention"]["ensemble"]["rows"][1:]]
+        others = [r["set"] for r in next(m for m in measured.values() if "ensemble" in m)["abstention"]["ensemble"]["rows"][2:]]
         lines += [
             "Side by side: each recipe's chosen single models (mean test accuracy over the seeds) and chosen ensemble, the "
             "minutes a seed takes, and the chosen ensemble's abstention — the AUROC of its confidence against each set of "
-            "things that are not its classes, and the share of true test images and of each of those sets its own rule answers.",
+            "things that are not its classes, and the share its own rule answers of the true test images, of photos of them "
+            "(dark ink on paper, prepared as `predict` prepares a photo) and of each of those sets.",
             "",
             markdown_table(["recipe", "single model", "ensemble", "min a seed", *(f"AUROC, {name}" for name in others),
-                            "answered: true images", "answered: " + " / ".join(others)], overview),
+                            "answered: true images", "answered: their photos", "answered: " + " / ".join(others)], overview),
         ]
     for recipe in recipes:
         lines += recipe_section(recipe, measured[recipe.name])
