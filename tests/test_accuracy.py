@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from mnistlab.cli.main import main
 
 RECIPE = """
@@ -63,9 +65,10 @@ def test_accuracy_report_resumes_and_chooses_on_validation(capsys, tmp_path: Pat
     assert "measuring" not in capsys.readouterr().out and table.read_text() == page
 
 
-def test_a_recipe_without_a_validation_split_is_refused(capsys, tmp_path: Path) -> None:
+@pytest.mark.parametrize("removed", ["validation = 0.2\n", "split_seed = 0\n"])
+def test_a_recipe_without_one_shared_validation_split_is_refused(capsys, tmp_path: Path, removed: str) -> None:
     recipe = tmp_path / "no-split.toml"
-    recipe.write_text(RECIPE.replace("validation = 0.2\n", ""))
+    recipe.write_text(RECIPE.replace(removed, ""))
     assert main(["accuracy", str(recipe), "--table", str(tmp_path / "a.md")]) == 2
-    assert "holds out no validation split" in capsys.readouterr().err
+    assert "does not hold out one validation split for all its seeds" in capsys.readouterr().err
     assert not (tmp_path / "a.json").exists()  # refused before anything was trained

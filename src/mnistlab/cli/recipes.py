@@ -146,9 +146,9 @@ def run_accuracy(args: argparse.Namespace) -> int:
         raise MnistlabError(f"--seeds must be a positive integer and --images at least 10, got {args.seeds} and {args.images}")
     asked = [load_recipe(n) for n in args.names] or list_recipes("best")
     for recipe in asked:
-        if recipe.config is None or not isinstance(recipe.config.validation, float):
-            raise MnistlabError(f"{recipe.name} holds out no validation split, and every choice here is made on one; "
-                                "give it validation = 0.1 and a split_seed")
+        if recipe.config is None or not isinstance(recipe.config.validation, float) or recipe.config.split_seed is None:
+            raise MnistlabError(f"{recipe.name} does not hold out one validation split for all its seeds, and every choice "
+                                "here is made on one; give its [train] validation = 0.1 and split_seed = 0")
     table = Path(args.table)
     command, machine = args.command_line, f"{cpu_name()} ({torch.get_num_threads()} threads), torch {torch.__version__}"
     done = reproduce(asked, list(range(args.seeds)), table.with_suffix(".json"), Path(args.runs_dir), data_dir=args.data_dir,

@@ -14,7 +14,6 @@ the results file (``measures`` beside the trials) the moment it is made, and a r
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from mnistlab.data.dataset import Dataset
@@ -27,17 +26,6 @@ from mnistlab.prediction.ensemble import make_ensemble, tta_run
 from mnistlab.recipes import Recipe
 from mnistlab.recipes.reproduce import Reproduction, settings_key
 from mnistlab.runs.store import RUN_FILES, Run, load_run
-
-
-@dataclass(frozen=True)
-class Model:
-    """One reported model's measurements: accuracy on the validation split and the test set, and calibration on the test set."""
-
-    val_accuracy: float
-    test_accuracy: float
-    temperature: float
-    ece_before: float
-    ece_after: float
 
 
 def calibration_on_test(run: Run, dataset: Dataset) -> tuple[float, float, float]:
