@@ -60,7 +60,8 @@ def test_accuracy_report_resumes_and_chooses_on_validation(capsys, tmp_path: Pat
     assert "| ✓ |" in row and "**no** (0.9900:" in row  # a 1-epoch MLP on 3,000 images misses 99%
     assert "yes (0.5000)" in page and "Abstention of the chosen single model" in page and "letters" in page
     assert "tiny-best: measuring seed-0-tta" in first
-    # a rerun trains and measures nothing again, and writes the same report
+    # a rerun trains and measures nothing again, and writes the same report from the results file alone
+    runs.rename(tmp_path / "runs-moved-away")
     assert main([*command, "--no-train"]) == 0
     assert "measuring" not in capsys.readouterr().out and table.read_text() == page
 

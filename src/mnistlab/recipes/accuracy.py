@@ -22,7 +22,7 @@ from mnistlab.data.preprocess import prepare_images
 from mnistlab.evaluation.calibration import expected_calibration_error, with_temperature
 from mnistlab.prediction.abstention import measure, other_dataset
 from mnistlab.prediction.decision import load_rule
-from mnistlab.prediction.ensemble import make_ensemble, tta_run
+from mnistlab.prediction.ensemble import TTA_FOLDER, make_ensemble, tta_run
 from mnistlab.recipes import Recipe
 from mnistlab.recipes.reproduce import Reproduction, settings_key
 from mnistlab.runs.store import RUN_FILES, Run, load_run
@@ -75,27 +75,30 @@ class Frontier:
             self.done.store.add_measure(key, make())
         return self.done.store.measures[key]
 
+    # Run folders and datasets are loaded only for a measurement not yet kept, so the report can be
+    # written again from the results file alone (a fresh clone has docs/accuracy.json, not the runs).
     def seed(self, seed: int, run_path: str) -> dict:
-        run = load_run(run_path)
         return {
-            "plain": self._kept(f"seed-{seed}", lambda: model_measures(run, self.dataset)),
-            "tta": self._kept(f"seed-{seed}-tta", lambda: model_measures(tta_run(run, self.data_dir), self.dataset)),
+            "plain": self._kept(f"seed-{seed}", lambda: model_measures(load_run(run_path), self.dataset)),
+            "tta": self._kept(f"seed-{seed}-tta", lambda: model_measures(tta_run(load_run(run_path), self.data_dir), self.dataset)),
         }
 
     def ensemble(self) -> dict:
-        runs = [load_run(t.run) for t in self.trials]
         seeds = "-".join(str(t.seed) for t in self.trials)
         folder = self.runs_dir / self.recipe.name / f"ensemble-{seeds}"
-        return {
-            variant: self._kept(f"ensemble-{seeds}" + ("-tta" if tta else ""),
-                                lambda tta=tta: {**model_measures(ensemble_of(runs, folder / variant, tta, self.dataset), self.dataset),
-                                                 "path": str(folder / variant)})
-            for variant, tta in (("plain", False), ("tta", True))
-        }
+
+        def made(variant: str, tta: bool) -> dict:
+            runs = [load_run(t.run) for t in self.trials]
+            return {**model_measures(ensemble_of(runs, folder / variant, tta, self.dataset), self.dataset), "path": str(folder / variant)}
+
+        return {variant: self._kept(f"ensemble-{seeds}" + ("-tta" if tta else ""), lambda variant=variant, tta=tta: made(variant, tta))
+                for variant, tta in (("plain", False), ("tta", True))}
 
     def abstention(self, name: str, path: str) -> dict:
-        other = load_dataset(other_dataset(self.recipe.config.dataset), self.data_dir)
-        return self._kept(f"abstention-{name}-{self.images}", lambda: measure(path, self.dataset, other, self.images))
+        def measured() -> dict:
+            return measure(path, self.dataset, load_dataset(other_dataset(self.recipe.config.dataset), self.data_dir), self.images)
+
+        return self._kept(f"abstention-{name}-{self.images}", measured)
 
 
 def chosen(variants: dict[str, list[dict]]) -> str:
@@ -114,7 +117,7 @@ def frontier(done: Reproduction, recipe: Recipe, runs_dir: Path, data_dir: str |
     seeds = [{"seed": t.seed, "seconds": t.seconds, "others_busy": t.others_busy, "run": t.run, **measuring.seed(t.seed, t.run)}
              for t in measuring.trials]
     single = chosen({v: [s[v] for s in seeds] for v in ("plain", "tta")})
-    first = seeds[0]["run"] if single == "plain" else str(Path(seeds[0]["run"]) / "tta")
+    first = seeds[0]["run"] if single == "plain" else str(Path(seeds[0]["run"]) / TTA_FOLDER)
     result = {"seeds": seeds, "single_choice": single, "abstention": {"single": measuring.abstention(f"seed-{seeds[0]['seed']}-{single}", first)}}
     if len(seeds) > 1:
         ensemble = measuring.ensemble()

@@ -7,7 +7,7 @@ import statistics
 
 from mnistlab.prediction.abstention import ABSTENTION_HEADERS, abstention_rows
 from mnistlab.recipes import Recipe
-from mnistlab.recipes.reproduction_report import BUSY_MARK, QUIET, Spread
+from mnistlab.recipes.reproduction_report import BUSY_MARK, QUIET, Spread, busy
 from mnistlab.tables import fixed, markdown_table
 
 VARIANTS = {"plain": "as trained", "tta": "with TTA"}
@@ -40,9 +40,8 @@ def summary_rows(recipe: Recipe, measured: dict) -> list[list[str]]:
 def seed_rows(measured: dict) -> list[list[str]]:
     rows = []
     for s in measured["seeds"]:
-        busy = s["others_busy"] is None or s["others_busy"] > QUIET
         rows.append([str(s["seed"]), *(f"{s['plain'][k]:.4f} / {s['tta'][k]:.4f}" for k in ("val_accuracy", "test_accuracy")),
-                     f"{s['seconds'] / 60:.1f}" + (BUSY_MARK if busy else ""), *calibration_cells(s["plain"]), *calibration_cells(s["tta"])])
+                     f"{s['seconds'] / 60:.1f}" + (BUSY_MARK if busy(s["others_busy"]) else ""), *calibration_cells(s["plain"]), *calibration_cells(s["tta"])])
     for variant, label in VARIANTS.items() if "ensemble" in measured else ():
         model = measured["ensemble"][variant]
         rows.append([f"ensemble, {label}", fixed(model["val_accuracy"]), fixed(model["test_accuracy"]), "",

@@ -126,9 +126,13 @@ def _p(value: float | None, adjusted: float | None) -> str:
     return shown if adjusted is None else f"{shown} ({adjusted:.2f})"
 
 
+def busy(others_busy: float | None) -> bool:
+    """Whether a training was timed while other processes kept the machine busy, or without that recorded."""
+    return others_busy is None or others_busy > QUIET
+
+
 def timed_beside_work(trials: list[Trial]) -> bool:
-    """Whether any of these trials was timed while other processes kept the machine busy, or without that recorded."""
-    return any(t.others_busy is None or t.others_busy > QUIET for t in trials)
+    return any(busy(t.others_busy) for t in trials)
 
 
 def _seconds(trials: list[Trial], digits: int = 1, sd: bool = False) -> str:
