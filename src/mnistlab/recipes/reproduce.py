@@ -193,6 +193,8 @@ def reproduce(
     Without ``train`` nothing is trained: the reproduction holds what the results file has.
     """
     store = TrialStore(results, {**(header or {}), "versions": versions()}, fresh)
+    if not train and store.saved_header:  # what is saved now (same-start, measurements) keeps the header of the run that trained
+        store.header = store.saved_header
     overrides = {"device": device, "epochs": epochs, "limit": limit}
     done = Reproduction(store, trained_recipes(recipes), seeds, {k: v for k, v in overrides.items() if v is not None}, {f: 0.0 for f in FRAMEWORKS})
     datasets: dict[str, Dataset] = {}
