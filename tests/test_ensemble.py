@@ -87,16 +87,19 @@ def test_an_ensemble_exports_as_one_onnx_graph(tmp_path: Path, members, mnist, d
     assert np.abs(OnnxEngine(tmp_path / "ab" / "model.onnx").run(x)[0] - probabilities(load_run(tmp_path / "ab"), x)).max() < 1e-5
 
 
-def by_hand_tta(run, images: np.ndarray) -> np.ndarray:
-    """The mean softmax over each image and its four one-pixel shifts, shifted in numpy with zeros coming in."""
-    views = [images]
-    for axis, step in ((1, 1), (1, -1), (2, 1), (2, -1)):
-        moved = np.zeros_like(images)
-        source = [slice(None)] * 3
-        target = [slice(None)] * 3
-        source[axis], target[axis] = (slice(0, -1), slice(1, None)) if step == 1 else (slice(1, None), slice(0, -1))
-        moved[tuple(target)] = images[tuple(source)]
-        views.append(moved)
+def by_hand_tta(run, images: np.ndarray, mirror: bool = False) -> np.ndarray:
+    """The mean softmax over each image and its four one-pixel shifts, shifted in numpy with zeros coming in;
+    with ``mirror``, over those of the left-right mirror image too."""
+    views = []
+    for original in (images, images[:, :, ::-1]) if mirror else (images,):
+        views.append(original)
+        for axis, step in ((1, 1), (1, -1), (2, 1), (2, -1)):
+            moved = np.zeros_like(original)
+            source = [slice(None)] * 3
+            target = [slice(None)] * 3
+            source[axis], target[axis] = (slice(0, -1), slice(1, None)) if step == 1 else (slice(1, None), slice(0, -1))
+            moved[tuple(target)] = original[tuple(source)]
+            views.append(moved)
     return np.mean([probabilities(run, v.reshape(len(v), -1).astype(np.float32) / 255) for v in views], axis=0)
 
 
@@ -133,3 +136,17 @@ def test_an_ensemble_of_different_datasets_or_of_ensembles_is_one_error(capsys, 
     assert main(["ensemble", str(members[0].path), str(members[1].path), "--out", str(tmp_path / "ab")]) == 0
     assert main(["ensemble", str(tmp_path / "ab"), str(members[2].path), "--out", str(tmp_path / "nested")]) == 2
     assert "is itself an ensemble; give its members" in capsys.readouterr().err
+
+
+def test_a_run_trained_on_mirror_images_is_shown_mirrors_at_test_time_too(tmp_path: Path, mnist, data_dir) -> None:
+    config = TrainConfig(name="mirrored", model="mlp-128-64-32", optimizer="adam", epochs=1, limit=4000, validation=0.2,
+                         augment={"rotation": 0.0, "shift": 0.0, "shear": 0.0, "zoom": 0.0, "horizontal_flip": True})
+    run = train_and_report(config, out=tmp_path / "mirrored", progress=Progress(quiet=True), dataset=mnist, report=False)
+    images = mnist.x_test[:IMAGES]
+    x = images.reshape(IMAGES, -1).astype(np.float32) / 255
+    expected = by_hand_tta(run, images, mirror=True)
+    assert np.abs(expected - by_hand_tta(run, images)).max() > 1e-3  # the mirrors change the answer: the check can tell
+    assert main(["ensemble", str(run.path), "--out", str(tmp_path / "tta"), "--tta"]) == 0
+    assert np.abs(probabilities(load_run(tmp_path / "tta"), x) - expected).max() < 1e-5
+    assert main(["export", str(tmp_path / "tta")]) == 0  # the mirrors are part of the exported graph
+    assert np.abs(OnnxEngine(tmp_path / "tta" / "model.onnx").run(x)[0] - expected).max() < 1e-5

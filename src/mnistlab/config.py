@@ -114,6 +114,11 @@ class TrainConfig:
         """The seed of the validation split: ``split_seed``, else ``seed``."""
         return self.seed if self.split_seed is None else self.split_seed
 
+    @property
+    def mirrored(self) -> bool:
+        """Whether training showed mirrored images (``horizontal_flip``), so test-time augmentation may show mirrors too."""
+        return bool((self.augment or {}).get("horizontal_flip", False))
+
     def resolved(self) -> "TrainConfig":
         """This config with every default filled in: the values a run actually uses."""
         name = self.name or (self.model if isinstance(self.model, str) else "custom-model")

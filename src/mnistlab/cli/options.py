@@ -26,7 +26,7 @@ def add_device(parser: argparse.ArgumentParser, default: str | None = "auto") ->
 def add_tta(parser: argparse.ArgumentParser, decides: bool = True) -> None:
     """``--tta``; where the command also decides "unsure", it says the augmented model gets thresholds of its own."""
     parser.add_argument("--tta", action="store_true", help="test-time augmentation: the mean of the answers for the image and its "
-                        "one-pixel shifts" + (" (RUN/tta, with thresholds of its own, made on first use)" if decides else ""))
+                        "one-pixel shifts, and their mirrors for a run trained with horizontal_flip" + (" (RUN/tta, with thresholds of its own, made on first use)" if decides else ""))
 
 
 def print_table(rows: list[list[str]], headers: list[str]) -> None:

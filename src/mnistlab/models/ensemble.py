@@ -39,9 +39,10 @@ def shifted(images: torch.Tensor, rows: int, columns: int) -> torch.Tensor:
 
 
 class Ensemble(nn.Module):
-    """The mean softmax of ``members`` (networks of one input shape and class count), over the TTA views when ``tta``."""
+    """The mean softmax of ``members`` (networks of one input shape and class count), over the TTA views when ``tta``
+    (and their mirrors too when ``mirror``)."""
 
-    def __init__(self, members: list[Network], tta: bool = False) -> None:
+    def __init__(self, members: list[Network], tta: bool = False, mirror: bool = False) -> None:
         super().__init__()
         if not members:
             raise MnistlabError("an ensemble needs at least one member")
@@ -54,6 +55,7 @@ class Ensemble(nn.Module):
                 )
         self.members = nn.ModuleList(members)
         self.tta = tta
+        self.mirror = tta and mirror
         self.input_shape = first.input_shape
         self.image_shape = image_shape_for(first.input_shape) if tta else None
 
@@ -72,18 +74,21 @@ class Ensemble(nn.Module):
 
     @property
     def architecture(self) -> dict:
-        return {"input_shape": list(self.input_shape), "members": [m.architecture for m in self.members], "tta": self.tta}
+        return {"input_shape": list(self.input_shape), "members": [m.architecture for m in self.members], "tta": self.tta,
+                "mirror": self.mirror}
 
     @classmethod
     def from_architecture(cls, architecture: dict) -> "Ensemble":
-        return cls([Network.from_architecture(m) for m in architecture["members"]], bool(architecture.get("tta", False)))
+        return cls([Network.from_architecture(m) for m in architecture["members"]], bool(architecture.get("tta", False)),
+                   bool(architecture.get("mirror", False)))
 
     def views(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The images each member sees: ``x`` alone, or its TTA shifts (in ``x``'s own layout)."""
+        """The images each member sees: ``x`` alone, or its TTA shifts and their mirrors (in ``x``'s own layout)."""
         if not self.tta:
             return [x]
         images = x.reshape(-1, 1, *self.image_shape) if self.flat_input else x  # -1: the export keeps the batch dynamic
-        return [shifted(images, r, c).reshape(x.shape) for r, c in TTA_SHIFTS]
+        originals = [images, images.flip(-1)] if self.mirror else [images]
+        return [shifted(image, r, c).reshape(x.shape) for image in originals for r, c in TTA_SHIFTS]
 
     def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, classes) log mean probabilities and (B, D) the first member's features of the unshifted images."""
@@ -104,7 +109,7 @@ class Ensemble(nn.Module):
     predict_proba = Network.predict_proba  # softmax of forward in large batches: the same for one network or several
 
 
-def tta_network(network: Network | Ensemble) -> Ensemble:
-    """``network`` (one, or an ensemble) answering over the TTA views."""
+def tta_network(network: Network | Ensemble, mirror: bool = False) -> Ensemble:
+    """``network`` (one, or an ensemble) answering over the TTA views, mirrored too when ``mirror``."""
     members = list(network.members) if isinstance(network, Ensemble) else [network]
-    return Ensemble(members, tta=True).eval()
+    return Ensemble(members, tta=True, mirror=mirror).eval()

@@ -50,7 +50,7 @@ def make_ensemble(runs: list[Run], out: str | Path, tta: bool = False, dataset: 
         if run.config.dataset != first.config.dataset or run.class_names != first.class_names:
             raise MnistlabError(f"{run.path} was trained on {run.config.dataset} and {first.path} on {first.config.dataset}: "
                                 "an ensemble's members must classify the same dataset")
-    network = Ensemble([r.network for r in runs], tta=tta).eval()
+    network = Ensemble([r.network for r in runs], tta=tta, mirror=all(r.config.mirrored for r in runs)).eval()
     dataset = dataset or load_dataset(first.config.dataset, data_dir)
     config = replace(first.config, name=f"ensemble-{len(runs)}" + ("-tta" if tta else ""))
     held_out = shared_holdout(runs)
