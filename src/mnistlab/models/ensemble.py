@@ -103,6 +103,10 @@ class Ensemble(nn.Module):
         mean = torch.stack(probabilities).mean(0)
         return mean.clamp_min(torch.finfo(mean.dtype).tiny).log(), features  # a class no member gives any chance stays finite
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The features ``logits_and_features`` gives, without the other members' and views' work."""
+        return self.members[0].features(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.logits_and_features(x)[0]
 

@@ -93,6 +93,10 @@ class Network(nn.Module):
         """(B, classes) logits and (B, D) features of ``feature_layer``."""
         return self._run(x, keep=self.feature_layer)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, D) features of ``feature_layer``: what the typicality check measures."""
+        return self._run(x, keep=self.feature_layer)[1]
+
     def _run(self, x: torch.Tensor, keep: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits, and the flattened output of layer ``keep`` (-1: the input; None: none)."""
         features = x.flatten(1) if keep == -1 else None

@@ -29,7 +29,7 @@ def calibrate(network: Network, x_fit: torch.Tensor, y_fit: torch.Tensor, x_val:
     """Fit feature statistics on training images; on ``x_val`` (described by ``chosen_on``), fit the temperature
     when it is ``held_out`` from training, then pick the thresholds on the calibrated probabilities."""
     engine = TorchEngine(network.cpu())
-    _, fit_features = engine.run(x_fit[:FIT_IMAGES].cpu().numpy())
+    fit_features = engine.features(x_fit[:FIT_IMAGES].cpu().numpy())
     stats = fit_feature_stats(fit_features, y_fit[:FIT_IMAGES].cpu().numpy(), network.num_classes)
     probs, features = engine.run(x_val.cpu().numpy())
     labels = y_val.cpu().numpy()

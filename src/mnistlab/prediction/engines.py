@@ -7,6 +7,7 @@ typicality check.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +27,23 @@ class TorchEngine:
         self.network = network.eval()
         self.batch_size = batch_size
 
+    def batches(self, x: np.ndarray) -> Iterator[torch.Tensor]:
+        for i in range(0, len(x), self.batch_size):
+            yield torch.from_numpy(np.ascontiguousarray(x[i : i + self.batch_size]))
+
     @torch.inference_mode()
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         probs, feats = [], []
-        for i in range(0, len(x), self.batch_size):
-            logits, f = self.network.logits_and_features(torch.from_numpy(np.ascontiguousarray(x[i : i + self.batch_size])))
+        for batch in self.batches(x):
+            logits, f = self.network.logits_and_features(batch)
             probs.append(torch.softmax(logits, dim=1).numpy())
             feats.append(f.numpy())
         return np.concatenate(probs), np.concatenate(feats)
+
+    @torch.inference_mode()
+    def features(self, x: np.ndarray) -> np.ndarray:
+        """The features alone (for an ensemble, its first member's: the others need not run)."""
+        return np.concatenate([self.network.features(batch).numpy() for batch in self.batches(x)])
 
 
 class OnnxEngine:

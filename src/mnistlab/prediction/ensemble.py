@@ -31,6 +31,7 @@ from mnistlab.runs.train import versions
 from mnistlab.training.loop import evaluate_tensors
 
 TTA_FOLDER = "tta"
+TRAIN_ACCURACY_IMAGES = 10_000  # an ensemble's train accuracy is a guide, not a choice: a sample of the training images will do
 
 
 def shared_holdout(runs: list[Run]) -> bool:
@@ -58,7 +59,8 @@ def make_ensemble(runs: list[Run], out: str | Path, tta: bool = False, dataset: 
     rule = calibrate_run(network, data.x_train, data.y_train, data.x_val, data.y_val, config.holdout_seed)
     members_run = Run(Path(out), config, [], {}, network, first.class_names)
     tested = evaluate(members_run, dataset=dataset, device="cpu")
-    train_loss, train_accuracy = evaluate_tensors(network, data.x_train, data.y_train)
+    sample = slice(TRAIN_ACCURACY_IMAGES)
+    train_loss, train_accuracy = evaluate_tensors(network, data.x_train[sample], data.y_train[sample])
     held = dict(zip(("val_loss", "val_accuracy"), evaluate_tensors(network, data.x_val, data.y_val))) if held_out else {}
     metrics = {
         "status": "ensemble",
@@ -67,6 +69,7 @@ def make_ensemble(runs: list[Run], out: str | Path, tta: bool = False, dataset: 
         "tta": tta,
         "train_loss": train_loss,
         "train_accuracy": train_accuracy,
+        "train_accuracy_images": len(data.y_train[sample]),
         "test_loss": tested["test_loss"],
         "test_accuracy": tested["test_accuracy"],
         **held,

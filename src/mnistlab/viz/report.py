@@ -84,7 +84,8 @@ def render_html(run: Run, analysis: Analysis, figures: dict[str, Path], calibrat
         html.cards([
             ("test accuracy", fixed(m['test_accuracy'])),
             ("test loss", fixed(m['test_loss'])),
-            ("train accuracy", f"{m['train_accuracy']:.4f}"),
+            ("train accuracy" + (f" ({m['train_accuracy_images']:,} images)" if "train_accuracy_images" in m else ""),
+             f"{m['train_accuracy']:.4f}"),
             ("parameters", f"{m['params']:,}"),
             ("epochs", str(m["epochs_run"])),
             ("seconds", f"{m['seconds']:.1f}"),
