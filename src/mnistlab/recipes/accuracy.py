@@ -7,7 +7,7 @@ Nothing is chosen on the test set. A best recipe's seeds hold out the same valid
 alike (the higher mean validation accuracy wins; a tie keeps the plain model). Every model's test
 accuracy is computed once, when it is made, and is reported whichever way the choice went.
 
-The measurements are slow (an ensemble with TTA reads every image 25 times), so each one is kept in
+The measurements are slow (an ensemble with TTA reads every image 25 times, 50 with mirrors), so each one is kept in
 the results file (``measures`` beside the trials) the moment it is made, and a rerun resumes.
 """
 

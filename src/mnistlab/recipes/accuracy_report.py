@@ -11,6 +11,7 @@ from mnistlab.recipes.reproduction_report import BUSY_MARK, QUIET, Spread, busy
 from mnistlab.tables import fixed, markdown_table
 
 VARIANTS = {"plain": "as trained", "tta": "with TTA"}
+OTHER_DATASET = "the other dataset (Fashion-MNIST for digits, MNIST for clothes)"
 
 
 def reached(target: float | None, accuracy: float) -> str:
@@ -107,14 +108,15 @@ def markdown_report(recipes: list[Recipe], measured: dict[str, dict], command: s
         "Each best recipe is trained once per seed; its seeds hold out the same images of the training set as a validation "
         "split (one `split_seed`), and every choice is made on it: the temperature that calibrates each model's probabilities, its "
         "decision thresholds, and whether test-time augmentation (TTA: the mean answer over the image and its one-pixel "
-        "shifts) is used. The test set is evaluated once per model shown and chooses nothing. A target is reached when "
+        "shifts, and their mirrors for a recipe trained with mirror images) is used. The test set is evaluated once per model shown and chooses nothing. A target is reached when "
         "the chosen single models' mean test accuracy, or the chosen ensemble's, is at least it. Times marked "
         f"{BUSY_MARK} were taken while other processes kept more than {QUIET} of a core busy.",
         "",
     ]
     overview = overview_rows(recipes, measured)
     if overview:
-        others = [r["set"] for r in next(m for m in measured.values() if "ensemble" in m)["abstention"]["ensemble"]["rows"][2:]]
+        rows = next(m for m in measured.values() if "ensemble" in m)["abstention"]["ensemble"]["rows"]
+        others = [OTHER_DATASET, *(r["set"] for r in rows[3:])]  # the other dataset is MNIST or Fashion-MNIST, by recipe
         lines += [
             "Side by side: each recipe's chosen single models (mean test accuracy over the seeds) and chosen ensemble, the "
             "minutes a seed takes, and the chosen ensemble's abstention — the AUROC of its confidence against each set of "
