@@ -37,7 +37,7 @@ def test_every_notebook_experiment_has_a_recipe() -> None:
         if recipe.kind != "sweep":  # the notebooks' questions as sweeps: tests/test_sweeps.py
             by_notebook.setdefault(recipe.notebook_number, set()).add(recipe.name)
     assert {k: v for k, v in by_notebook.items() if k} == EXPERIMENTS
-    assert by_notebook[""] == {"fast-99", "fast-995", "best-mnist", "best-mnist-outliers"}
+    assert by_notebook[""] == {"fast-99", "fast-995", "best-mnist", "best-mnist-outliers", "best-fashion"}
 
 
 @pytest.mark.parametrize("recipe", [r for r in list_recipes() if r.kind == "notebook"], ids=lambda r: r.name)
