@@ -145,8 +145,21 @@ def test_strided_convolution_shapes() -> None:
     net = build_model(layers)
     assert net.built[0].output_shape == (8, 13, 13)  # (28 - 4) // 2 + 1, as Keras computes it
     assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
-    with pytest.raises(MnistlabError, match="padding 'same' works with strides 1 only"):
-        build_model([{**layers[0], "padding": "same"}, *layers[1:]])
+
+
+def test_strided_same_padding_follows_keras() -> None:
+    """Keras's "same" with strides 2: output ceil(28 / 2) = 14, the 3 pixels of padding split 1 before, 2 after."""
+    layers = [
+        {"type": "conv2d", "filters": 8, "kernel_size": 5, "strides": 2, "padding": "same"},
+        {"type": "flatten"},
+        {"type": "dense", "units": 10, "activation": "softmax"},
+    ]
+    net = build_model(layers)
+    assert net.built[0].output_shape == (8, 14, 14)
+    conv = next(m for m in net.layers[0].modules() if isinstance(m, torch.nn.Conv2d))
+    x = torch.randn(2, 1, 28, 28)
+    expected = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 2, 1, 2)), conv.weight, conv.bias, stride=2)
+    assert torch.allclose(net.layers[0](x), expected, atol=1e-6)
 
 
 def test_frozen_layer_keeps_its_initial_weights() -> None:

@@ -136,6 +136,12 @@ def _glorot_zero(module: nn.Module) -> None:
             nn.init.zeros_(layer.bias)
 
 
+def _same_padding(side: int, kernel: int, stride: int) -> tuple[int, int]:
+    """Keras's "same" padding of one side: output ceil(side / stride), the odd pixel after (bottom / right)."""
+    total = max((-(-side // stride) - 1) * stride + kernel - side, 0)
+    return total // 2, total - total // 2
+
+
 def build_layer(spec: dict, shape: tuple[int, ...], index: int) -> tuple[nn.Module, tuple[int, ...]]:
     """The module for one normalized spec and its output shape, given its input shape."""
     kind = spec["type"]
@@ -151,16 +157,16 @@ def build_layer(spec: dict, shape: tuple[int, ...], index: int) -> tuple[nn.Modu
         k, stride, padding = int(spec["kernel_size"]), int(spec["strides"]), spec["padding"]
         if padding not in ("valid", "same"):
             raise MnistlabError(f"{where}: padding must be 'valid' or 'same', got '{padding}'")
-        if padding == "same" and stride > 1:
-            raise MnistlabError(f"{where}: padding 'same' works with strides 1 only; use padding 'valid' with strides {stride}")
         if spec["kernel_initializer"] == "pca" and (spec["filters"] % 2 or spec["filters"] > 2 * shape[0] * k * k):
             raise MnistlabError(
                 f"{where}: kernel_initializer 'pca' makes two filters (+ and -) per principal direction of the "
                 f"{k}x{k} patches, so filters must be even and at most {2 * shape[0] * k * k}; got {spec['filters']}"
             )
-        conv = nn.Conv2d(shape[0], int(spec["filters"]), k, stride=stride, padding=padding)
+        conv = nn.Conv2d(shape[0], int(spec["filters"]), k, stride=stride, padding=padding if stride == 1 else 0)
+        if padding == "same" and stride > 1:  # Keras's rule, which torch's padding="same" lacks for strides > 1
+            conv = nn.Sequential(nn.ZeroPad2d(_same_padding(shape[2], k, stride) + _same_padding(shape[1], k, stride)), conv)
         module = _with_activation(conv, spec["activation"])
-        side = (lambda n: n) if padding == "same" else (lambda n: (n - k) // stride + 1)
+        side = (lambda n: -(-n // stride)) if padding == "same" else (lambda n: (n - k) // stride + 1)
         out = (int(spec["filters"]), side(shape[1]), side(shape[2]))
     elif kind == "maxpool2d":
         p = int(spec["pool_size"])
