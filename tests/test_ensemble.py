@@ -140,7 +140,7 @@ def test_an_ensemble_of_different_datasets_or_of_ensembles_is_one_error(capsys, 
     assert "is itself an ensemble; give its members" in capsys.readouterr().err
 
 
-def test_a_run_trained_on_mirror_images_is_shown_mirrors_at_test_time_too(tmp_path: Path, mnist, data_dir) -> None:
+def test_a_run_trained_on_mirror_images_is_shown_mirrors_at_test_time_too(capsys, tmp_path: Path, members, mnist, data_dir) -> None:
     config = TrainConfig(name="mirrored", model="mlp-128-64-32", optimizer="adam", epochs=1, limit=4000, validation=0.2,
                          augment={"rotation": 0.0, "shift": 0.0, "shear": 0.0, "zoom": 0.0, "horizontal_flip": True})
     run = train_and_report(config, out=tmp_path / "mirrored", progress=Progress(quiet=True), dataset=mnist, report=False)
@@ -152,3 +152,7 @@ def test_a_run_trained_on_mirror_images_is_shown_mirrors_at_test_time_too(tmp_pa
     assert np.abs(probabilities(load_run(tmp_path / "tta"), x) - expected).max() < 1e-5
     assert main(["export", str(tmp_path / "tta")]) == 0  # the mirrors are part of the exported graph
     assert np.abs(OnnxEngine(tmp_path / "tta" / "model.onnx").run(x)[0] - expected).max() < 1e-5
+    assert main(["ensemble", str(run.path), str(members[0].path), "--out", str(tmp_path / "mixed")]) == 2
+    error = capsys.readouterr().err.strip()  # TTA would mirror for one member and not the other: one rule, so refused
+    assert len(error.splitlines()) == 1 and "must all be trained with mirror images or all without" in error
+    assert not (tmp_path / "mixed").exists()

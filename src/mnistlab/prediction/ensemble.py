@@ -51,7 +51,11 @@ def make_ensemble(runs: list[Run], out: str | Path, tta: bool = False, dataset: 
         if run.config.dataset != first.config.dataset or run.class_names != first.class_names:
             raise MnistlabError(f"{run.path} was trained on {run.config.dataset} and {first.path} on {first.config.dataset}: "
                                 "an ensemble's members must classify the same dataset")
-    network = Ensemble([r.network for r in runs], tta=tta, mirror=all(r.config.mirrored for r in runs)).eval()
+        if run.config.mirrored != first.config.mirrored:  # the folder's config is the first member's, and TTA mirrors by it
+            raise MnistlabError(f"{(run if run.config.mirrored else first).path} was trained with mirror images (horizontal_flip) "
+                                f"and {(first if run.config.mirrored else run).path} without: an ensemble's members must all "
+                                "be trained with mirror images or all without")
+    network = Ensemble([r.network for r in runs], tta=tta, mirror=first.config.mirrored).eval()
     dataset = dataset or load_dataset(first.config.dataset, data_dir)
     config = replace(first.config, name=f"ensemble-{len(runs)}" + ("-tta" if tta else ""))
     held_out = shared_holdout(runs)
