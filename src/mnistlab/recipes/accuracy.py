@@ -14,6 +14,7 @@ the results file (``measures`` beside the trials) the moment it is made, and a r
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 
 from mnistlab.data.dataset import Dataset
@@ -60,13 +61,15 @@ class Frontier:
         self.done, self.recipe, self.runs_dir, self.data_dir, self.images, self.log = done, recipe, runs_dir, data_dir, images, log
         self.trials = done.trials(recipe, "mnistlab")
         self.prefix = f"{recipe.name}/{settings_key(recipe, done.overrides, 'mnistlab')}"
-        self._dataset: Dataset | None = None
 
-    @property
+    @cached_property
+    def members(self) -> list[Run]:
+        """The seeds' runs, loaded once for both ensembles."""
+        return [load_run(t.run) for t in self.trials]
+
+    @cached_property
     def dataset(self) -> Dataset:
-        if self._dataset is None:
-            self._dataset = load_dataset(self.recipe.config.dataset, self.data_dir).first(self.done.overrides.get("limit"))
-        return self._dataset
+        return load_dataset(self.recipe.config.dataset, self.data_dir).first(self.done.overrides.get("limit"))
 
     def _kept(self, what: str, make: Callable[[], dict]) -> dict:
         key = f"{self.prefix}/{what}"
@@ -88,8 +91,8 @@ class Frontier:
         folder = self.runs_dir / self.recipe.name / f"ensemble-{seeds}"
 
         def made(variant: str, tta: bool) -> dict:
-            runs = [load_run(t.run) for t in self.trials]
-            return {**model_measures(ensemble_of(runs, folder / variant, tta, self.dataset), self.dataset), "path": str(folder / variant)}
+            ensemble = ensemble_of(self.members, folder / variant, tta, self.dataset)
+            return {**model_measures(ensemble, self.dataset), "path": str(folder / variant)}
 
         return {variant: self._kept(f"ensemble-{seeds}" + ("-tta" if tta else ""), lambda variant=variant, tta=tta: made(variant, tta))
                 for variant, tta in (("plain", False), ("tta", True))}
