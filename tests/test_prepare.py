@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 from scipy import ndimage
 
 from mnistlab import MnistlabError
@@ -77,6 +77,19 @@ def test_other_sizes_and_no_prepare() -> None:
     assert raw.pixels.shape == (28, 28) and raw.pixels.mean() > 150  # still light paper: what the model never saw
     with pytest.raises(MnistlabError, match="square"):
         prepare_image(drawn_seven(), size=(28, 20))
+
+
+def test_a_photos_soft_dim_strokes_come_out_as_bright_as_mnists() -> None:
+    """Blur and a dim pencil leave no stroke pixel at full white; made bilevel first, the seven is MNIST's bright self again."""
+    def saturated(pixels: np.ndarray) -> float:
+        return float((pixels[pixels > 12] >= 250).mean())
+
+    sharp, soft = drawn_seven(), drawn_seven(ink=150).filter(ImageFilter.GaussianBlur(4))
+    assert saturated(prepare_image(soft).pixels) == 0 < saturated(prepare_image(sharp).pixels)
+    strokes = prepare_image(sharp, strokes=True).pixels.astype(int), prepare_image(soft, strokes=True).pixels.astype(int)
+    assert abs(saturated(strokes[1]) - saturated(strokes[0])) < 0.05 and np.abs(strokes[0] - strokes[1]).mean() < 5
+    digit = Image.fromarray(ndimage.zoom(np.asarray(sharp, dtype=float), 0.12).clip(0, 255).astype(np.uint8))
+    assert np.array_equal(prepare_image(digit, strokes=True).pixels, prepare_image(digit).pixels)  # small: its greys are its anti-aliasing
 
 
 def test_helpers() -> None:

@@ -109,3 +109,4 @@ DIGITS_DESCRIPTION = (
 )
 
 BUILTIN_NAMES = (*IDX_DATASETS, "digits")
+HANDWRITTEN = ("mnist", "digits")  # pen strokes, not pictures: a photo's ink is made bilevel when prepared (prediction/prepare.py)

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from mnistlab.data.loaders import load_dataset
+from mnistlab.data.registry import HANDWRITTEN
 from mnistlab.prediction.calibrate import ensure_rule
 from mnistlab.prediction.decision import RULE_FILE, Decision, DecisionRule, load_rule
 from mnistlab.prediction.engines import make_engine
@@ -120,11 +121,12 @@ class Predictor:
         self.class_names = run.class_names
         self.size = image_shape_for(run.network.input_shape)
         self.prepare = prepare
+        self.strokes = run.config.dataset in HANDWRITTEN
         self.engine = make_engine(engine, run.network, run.path)
         self.rule: DecisionRule = load_rule(run.path).with_overrides(confidence, margin)
 
     def prepare_one(self, image: Image.Image) -> Prepared:
-        return prepare_image(image, self.size) if self.prepare else resize_only(image, self.size)
+        return prepare_image(image, self.size, self.strokes) if self.prepare else resize_only(image, self.size)
 
     def decide_prepared(self, prepared: list[Prepared]) -> tuple[np.ndarray, np.ndarray, list[Decision]]:
         """Calibrated probabilities, features and decisions for prepared images: everything ``predict`` computes."""

@@ -2,8 +2,8 @@
 
 MNIST digits are white ink on black, scaled to fit a 20x20 box keeping their aspect ratio
 (anti-aliased), then placed in 28x28 so their centre of mass sits at the centre. A phone
-photo or a scan is dark ink on light paper, off-centre, larger, and noisy: ``prepare_image``
-undoes each of those differences in turn.
+photo or a scan is dark ink on light paper, off-centre, larger, and noisy, its strokes soft and
+dim: ``prepare_image`` undoes each of those differences in turn.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from mnistlab.data.mnist_style import mnist_style
+from mnistlab.data.mnist_style import MNIST_BOX, MNIST_SIDE, mnist_style
 from mnistlab.errors import MnistlabError
+
+BILEVEL_FROM = 3  # ink this many times MNIST's 20-pixel box (or more) is made bilevel before it is scaled down
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -83,8 +86,23 @@ def suppress_noise(ink: np.ndarray) -> tuple[np.ndarray, int]:
     return np.where(rim, lifted, 0.0), len(keep)
 
 
-def prepare_image(image: Image.Image, size: tuple[int, int] = (28, 28)) -> Prepared:
-    """MNIST-style preparation for 28x28 models; other sizes get the same steps scaled to the size."""
+def bilevel(ink: np.ndarray, side: int) -> np.ndarray:
+    """Pen strokes as NIST scanned them before MNIST scaled them down: ink or paper, nothing between.
+
+    A photo's strokes are soft and seldom as bright as MNIST's, whose cores are full white: the camera
+    blurs them, the pen, the light and the paper dim them. Split at Otsu's level, then scaled with
+    anti-aliasing by ``mnist_style``, they get MNIST's grey edges back. Only when the ink spans at
+    least ``BILEVEL_FROM`` boxes (for 28x28, 60 pixels): a smaller image's greys are its anti-aliasing.
+    """
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 < BILEVEL_FROM * side * MNIST_BOX / MNIST_SIDE:
+        return ink
+    return np.where(ink > max(otsu_threshold(ink[ink > 0]), 40.0), 255.0, 0.0)
+
+
+def prepare_image(image: Image.Image, size: tuple[int, int] = (28, 28), strokes: bool = False) -> Prepared:
+    """MNIST-style preparation for 28x28 models; other sizes get the same steps scaled to the size.
+    ``strokes``: the model reads pen strokes (digits, not clothes), so a large image's ink is made ``bilevel``."""
     gray = to_grayscale(image)
     ink, inverted = ink_on_black(gray)
     cleaned, components = suppress_noise(ink)
@@ -94,7 +112,7 @@ def prepare_image(image: Image.Image, size: tuple[int, int] = (28, 28)) -> Prepa
         raise MnistlabError(f"MNIST-style preparation needs a square model input, got {size}; use --no-prepare")
     if not cleaned.any():
         return Prepared(np.zeros(size, dtype=np.uint8), inverted, 0.0, 0)
-    return Prepared(mnist_style(cleaned, side), inverted, ink_fraction, components)
+    return Prepared(mnist_style(bilevel(cleaned, side) if strokes else cleaned, side), inverted, ink_fraction, components)
 
 
 def resize_only(image: Image.Image, size: tuple[int, int]) -> Prepared:
