@@ -90,14 +90,15 @@ def bilevel(ink: np.ndarray, side: int) -> np.ndarray:
     """Pen strokes as NIST scanned them before MNIST scaled them down: ink or paper, nothing between.
 
     A photo's strokes are soft and seldom as bright as MNIST's, whose cores are full white: the camera
-    blurs them, the pen, the light and the paper dim them. Split at Otsu's level, then scaled with
+    blurs them, the pen, the light and the paper dim them. Split from the paper at Otsu's level (over the
+    whole image, so that a faint stretch of a thin stroke stays ink), then scaled with
     anti-aliasing by ``mnist_style``, they get MNIST's grey edges back. Only when the ink spans at
     least ``BILEVEL_FROM`` boxes (for 28x28, 60 pixels): a smaller image's greys are its anti-aliasing.
     """
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 < BILEVEL_FROM * side * MNIST_BOX / MNIST_SIDE:
         return ink
-    return np.where(ink > max(otsu_threshold(ink[ink > 0]), 40.0), 255.0, 0.0)
+    return np.where(ink > max(otsu_threshold(ink.ravel()), 40.0), 255.0, 0.0)  # Otsu's split of ink from (zeroed) paper
 
 
 def prepare_image(image: Image.Image, size: tuple[int, int] = (28, 28), strokes: bool = False) -> Prepared:
