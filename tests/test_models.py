@@ -151,15 +151,20 @@ def test_strided_same_padding_follows_keras() -> None:
     """Keras's "same" with strides 2: output ceil(28 / 2) = 14, the 3 pixels of padding split 1 before, 2 after."""
     layers = [
         {"type": "conv2d", "filters": 8, "kernel_size": 5, "strides": 2, "padding": "same"},
+        {"type": "maxpool2d", "pool_size": 2},
         {"type": "flatten"},
         {"type": "dense", "units": 10, "activation": "softmax"},
     ]
     net = build_model(layers)
     assert net.built[0].output_shape == (8, 14, 14)
-    conv = next(m for m in net.layers[0].modules() if isinstance(m, torch.nn.Conv2d))
+    conv = net.layers[0]
     x = torch.randn(2, 1, 28, 28)
     expected = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 2, 1, 2)), conv.weight, conv.bias, stride=2)
-    assert torch.allclose(net.layers[0](x), expected, atol=1e-6)
+    assert torch.allclose(conv(x), expected, atol=1e-6)
+    one_by_one = x
+    for layer in net.layers:  # what the network's own forward (which may pool before an activation) must equal
+        one_by_one = layer(one_by_one)
+    assert torch.allclose(net(x), one_by_one, atol=1e-6)
 
 
 def test_frozen_layer_keeps_its_initial_weights() -> None:

@@ -136,10 +136,21 @@ def _glorot_zero(module: nn.Module) -> None:
             nn.init.zeros_(layer.bias)
 
 
-def _same_padding(side: int, kernel: int, stride: int) -> tuple[int, int]:
-    """Keras's "same" padding of one side: output ceil(side / stride), the odd pixel after (bottom / right)."""
-    total = max((-(-side // stride) - 1) * stride + kernel - side, 0)
-    return total // 2, total - total // 2
+class StridedSameConv2d(nn.Conv2d):
+    """A convolution with strides > 1 and Keras's "same" padding, which torch's ``padding="same"`` refuses:
+    the output side is ceil(side / stride), and an odd pixel of padding goes after (bottom / right)."""
+
+    def __init__(self, channels: int, filters: int, kernel: int, stride: int, height: int, width: int) -> None:
+        super().__init__(channels, filters, kernel, stride=stride)
+        self.pads = (*self._split(width, kernel, stride), *self._split(height, kernel, stride))  # F.pad's order: left, right, top, bottom
+
+    @staticmethod
+    def _split(side: int, kernel: int, stride: int) -> tuple[int, int]:
+        total = max((-(-side // stride) - 1) * stride + kernel - side, 0)
+        return total // 2, total - total // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(torch.nn.functional.pad(x, self.pads))
 
 
 def build_layer(spec: dict, shape: tuple[int, ...], index: int) -> tuple[nn.Module, tuple[int, ...]]:
@@ -162,9 +173,10 @@ def build_layer(spec: dict, shape: tuple[int, ...], index: int) -> tuple[nn.Modu
                 f"{where}: kernel_initializer 'pca' makes two filters (+ and -) per principal direction of the "
                 f"{k}x{k} patches, so filters must be even and at most {2 * shape[0] * k * k}; got {spec['filters']}"
             )
-        conv = nn.Conv2d(shape[0], int(spec["filters"]), k, stride=stride, padding=padding if stride == 1 else 0)
-        if padding == "same" and stride > 1:  # Keras's rule, which torch's padding="same" lacks for strides > 1
-            conv = nn.Sequential(nn.ZeroPad2d(_same_padding(shape[2], k, stride) + _same_padding(shape[1], k, stride)), conv)
+        if padding == "same" and stride > 1:
+            conv = StridedSameConv2d(shape[0], int(spec["filters"]), k, stride, shape[1], shape[2])
+        else:
+            conv = nn.Conv2d(shape[0], int(spec["filters"]), k, stride=stride, padding=padding)
         module = _with_activation(conv, spec["activation"])
         side = (lambda n: -(-n // stride)) if padding == "same" else (lambda n: (n - k) // stride + 1)
         out = (int(spec["filters"]), side(shape[1]), side(shape[2]))
