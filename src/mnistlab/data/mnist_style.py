@@ -10,10 +10,15 @@ from scipy import ndimage
 MNIST_SIDE, MNIST_BOX = 28, 20
 
 
+def ink_bounds(ink: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns of the ink's bounding box (``ink`` has some ink somewhere)."""
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
 def fit_in_box(ink: np.ndarray, box: int) -> np.ndarray:
     """Crop to the ink's bounding box and scale its longer side to ``box`` pixels (anti-aliased)."""
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = ink[ink_bounds(ink)]
     h, w = crop.shape
     scale = box / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))

@@ -14,9 +14,10 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from mnistlab.data.mnist_style import MNIST_BOX, MNIST_SIDE, mnist_style
+from mnistlab.data.mnist_style import MNIST_BOX, MNIST_SIDE, ink_bounds, mnist_style
 from mnistlab.errors import MnistlabError
 
+INK_FLOOR = 40.0  # Otsu's split of ink from paper never goes below this grey level (of 255)
 BILEVEL_FROM = 3  # ink this many times MNIST's 20-pixel box (or more) is made bilevel before it is scaled down
 
 
@@ -74,7 +75,7 @@ def suppress_noise(ink: np.ndarray) -> tuple[np.ndarray, int]:
     if lifted.max() < 32:  # no stroke stands out from the paper
         return np.zeros_like(ink), 0
     lifted *= 255.0 / lifted.max()
-    mask = lifted > max(otsu_threshold(lifted), 40.0)
+    mask = lifted > max(otsu_threshold(lifted), INK_FLOOR)
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     if count == 0:
         return np.zeros_like(ink), 0
@@ -95,10 +96,10 @@ def bilevel(ink: np.ndarray, side: int) -> np.ndarray:
     anti-aliasing by ``mnist_style``, they get MNIST's grey edges back. Only when the ink spans at
     least ``BILEVEL_FROM`` boxes (for 28x28, 60 pixels): a smaller image's greys are its anti-aliasing.
     """
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    if max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 < BILEVEL_FROM * side * MNIST_BOX / MNIST_SIDE:
+    rows, cols = ink_bounds(ink)
+    if max(rows.stop - rows.start, cols.stop - cols.start) < BILEVEL_FROM * side * MNIST_BOX / MNIST_SIDE:
         return ink
-    return np.where(ink > max(otsu_threshold(ink.ravel()), 40.0), 255.0, 0.0)  # Otsu's split of ink from (zeroed) paper
+    return np.where(ink > max(otsu_threshold(ink.ravel()), INK_FLOOR), 255.0, 0.0)  # Otsu's split of ink from (zeroed) paper
 
 
 def prepare_image(image: Image.Image, size: tuple[int, int] = (28, 28), strokes: bool = False) -> Prepared:
