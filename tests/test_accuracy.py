@@ -57,8 +57,8 @@ def test_accuracy_report_resumes_and_chooses_on_validation(capsys, tmp_path: Pat
                                       f"abstention-ensemble-{ensemble_choice}-100"}  # the chosen models', 100 images a set
     page = table.read_text()
     row = next(line for line in page.splitlines() if line.startswith(f"| single model, {single}"))
-    assert "| ✓ |" in row and "**no** (0.9900:" in row  # a 1-epoch MLP on 3,000 images misses 99%
-    assert "yes (0.5000)" in page and "Abstention of the chosen single model" in page and "letters" in page
+    assert "| ✓ |" in row and "**no**: " in row and "pp short of 99.00%" in row  # a 1-epoch MLP on 3,000 images misses 99%
+    assert "yes: 50.00% reached" in page and "Abstention of the chosen single model" in page and "letters" in page
     assert "tiny-best: measuring seed-0-tta" in first
     # a rerun trains and measures nothing again, and writes the same report from the results file alone
     runs.rename(tmp_path / "runs-moved-away")

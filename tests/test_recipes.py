@@ -104,8 +104,8 @@ def test_exercises_name_their_members() -> None:
         (0.93, [0.920, 0.921, 0.922, 0.923, 0.924], "printed", "**no**"),
         (None, [0.9], "none", "n/a"),
         # a target is reached by the mean, not approached: in range and within 0.5 pp is still short
-        (0.997, [0.9954, 0.9957, 0.9958, 0.9960, 0.9971], "target", "**no**: 0.10 pp short of the target"),
-        (0.995, [0.9948, 0.9950, 0.9951, 0.9953, 0.9958], "target", "yes: target reached"),
+        (0.997, [0.9954, 0.9957, 0.9958, 0.9960, 0.9971], "target", "**no**: 0.10 pp short of 99.70%"),
+        (0.995, [0.9948, 0.9950, 0.9951, 0.9953, 0.9958], "target", "yes: 99.50% reached"),
     ],
 )
 def test_verdict_rule(reference: float | None, values: list[float], source: str, expected: str) -> None:

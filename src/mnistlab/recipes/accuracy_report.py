@@ -7,7 +7,7 @@ import statistics
 
 from mnistlab.prediction.abstention import ABSTENTION_HEADERS, abstention_rows
 from mnistlab.recipes import Recipe
-from mnistlab.recipes.reproduction_report import BUSY_MARK, QUIET, Spread, busy
+from mnistlab.recipes.reproduction_report import BUSY_MARK, QUIET, Spread, busy, target_verdict
 from mnistlab.tables import fixed, markdown_table
 
 VARIANTS = {"plain": "as trained", "tta": "with TTA"}
@@ -15,10 +15,7 @@ OTHER_DATASET = "the other dataset (Fashion-MNIST for digits, MNIST for clothes)
 
 
 def reached(target: float | None, accuracy: float) -> str:
-    if target is None:
-        return "—"
-    short = (target - accuracy) * 100
-    return f"yes ({target:.4f})" if short <= 0 else f"**no** ({target:.4f}: {short:.2f} pp short)"
+    return "—" if target is None else target_verdict(target, accuracy)
 
 
 def summary_rows(recipe: Recipe, measured: dict) -> list[list[str]]:

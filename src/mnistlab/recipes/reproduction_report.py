@@ -68,6 +68,12 @@ def spread(trials: list[Trial], figure: str) -> Spread:
     return Spread(tuple(getattr(t, figure) for t in trials))
 
 
+def target_verdict(target: float, accuracy: float) -> str:
+    """Whether ``accuracy`` reaches ``target``, and otherwise by how many percentage points it falls short."""
+    short = (target - accuracy) * 100
+    return f"yes: {target:.2%} reached" if short <= 0 else f"**no**: {short:.2f} pp short of {target:.2%}"
+
+
 def verdict(reference: float | None, ours: Spread, source: str = "printed") -> str:
     """Which of the two criteria held: 'in min–max', 'within 0.5 pp', both, or 'no'; 'n/a' without a number.
 
@@ -76,8 +82,7 @@ def verdict(reference: float | None, ours: Spread, source: str = "printed") -> s
     if reference is None or not ours.values:
         return "n/a"
     if source == "target":
-        short = (reference - ours.mean) * 100
-        return "yes: target reached" if short <= 0 else f"**no**: {short:.2f} pp short of the target"
+        return target_verdict(reference, ours.mean)
     held = []
     if ours.n >= RANGE_SEEDS and min(ours.values) <= reference <= max(ours.values):
         held.append("in min–max")
