@@ -51,6 +51,7 @@ def test_an_ensemble_is_the_mean_of_its_members(capsys, tmp_path: Path, members,
     assert main(["ensemble", str(a.path), str(b.path), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     ensemble = load_run(out)
+    assert repr(ensemble).startswith(f"Run('{out}', model=ensemble of 2, dataset=mnist")  # not its first member's model
     x = mnist.x_test[:IMAGES].reshape(IMAGES, -1).astype(np.float32) / 255
     mean = (probabilities(a, x) + probabilities(b, x)) / 2
     assert np.abs(probabilities(ensemble, x) - mean).max() < 1e-6

@@ -55,8 +55,11 @@ class Run:
         m = self.metrics
         accuracy = m.get("test_accuracy")
         shown = "not tested" if accuracy is None else f"test_accuracy={accuracy:.4f}"
-        return (f"Run('{self.path}', model={self.config.model if isinstance(self.config.model, str) else 'custom'}, "
-                f"dataset={self.config.dataset}, {shown}, epochs={m.get('epochs_run')})")
+        if m.get("status") == "ensemble":  # its config is its first member's: name what it is instead
+            model = f"ensemble of {len(m['members'])}" + (" with TTA" if m.get("tta") else "")
+        else:
+            model = self.config.model if isinstance(self.config.model, str) else "custom"
+        return f"Run('{self.path}', model={model}, dataset={self.config.dataset}, {shown}, epochs={m.get('epochs_run')})"
 
     def predict(self, x: object, prepare: bool = True, engine: str = "torch", confidence: float | None = None,
                 margin: float | None = None) -> Predictions:
