@@ -79,3 +79,16 @@ def test_a_recipe_without_one_shared_validation_split_is_refused(capsys, tmp_pat
     assert main(["accuracy", str(recipe), "--table", str(tmp_path / "a.md")]) == 2
     assert "does not hold out one validation split for all its seeds" in capsys.readouterr().err
     assert not (tmp_path / "a.json").exists()  # refused before anything was trained
+
+
+def test_the_report_keeps_every_best_recipe_its_json_holds(capsys, tmp_path: Path, data_dir: Path) -> None:
+    recipe, table = tmp_path / "tiny-best.toml", tmp_path / "accuracy.md"
+    recipe.write_text(RECIPE)
+    quick = ["--seeds", "1", "--epochs", "1", "--limit", "300", "--images", "20", "--table", str(table), "--runs-dir", str(tmp_path / "runs")]
+    assert main(["accuracy", "best-mnist", *quick]) == 0
+    capsys.readouterr()
+    assert main(["accuracy", str(recipe), *quick]) == 0
+    out = capsys.readouterr().out
+    assert "tiny-best: measuring" in out and "best-mnist: measuring" not in out  # kept measurements are not made again
+    page = table.read_text()
+    assert "## best-mnist" in page and "## tiny-best" in page  # naming one recipe does not drop the other's section

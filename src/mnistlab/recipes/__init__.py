@@ -207,6 +207,15 @@ def list_recipes(kind: str | None = None) -> list[Recipe]:
     return [r for r in (load_recipe(name) for name in recipe_names()) if kind is None or r.kind == kind]
 
 
+def trained_recipes(recipes: list[Recipe]) -> list[Recipe]:
+    """The recipes to train: each one given (a .toml path's as it was read), an exercise's members in its place, each once."""
+    chosen: dict[str, Recipe] = {}
+    for recipe in recipes:
+        for member in [load_recipe(name) for name in recipe.members] or [recipe]:
+            chosen.setdefault(member.name, member)
+    return list(chosen.values())
+
+
 def reference_accuracy(recipe: Recipe) -> tuple[float | None, str]:
     """The number a reproduction is measured against, and what it is: the notebook's own, else another copy's."""
     ref = recipe.reference

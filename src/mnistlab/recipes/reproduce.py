@@ -27,7 +27,7 @@ from mnistlab.runs.train import versions
 from mnistlab.threads import FreeCores
 from mnistlab.workflow import train_and_report
 from mnistlab.keras_reference.environment import HERE, KERAS_REQUIREMENTS, keras_environment, keras_python
-from mnistlab.recipes import Recipe, load_recipe
+from mnistlab.recipes import Recipe, trained_recipes
 from mnistlab.training.progress import Progress
 
 FRAMEWORKS = ("mnistlab", "keras")
@@ -142,15 +142,6 @@ def default_keras_side() -> KerasSide:
     return KerasSide(keras_python())
 
 
-def trained_recipes(recipes: list[Recipe]) -> list[Recipe]:
-    """The recipes to train: each one given (a .toml path's as it was read), an exercise's members in its place, each once."""
-    chosen: dict[str, Recipe] = {}
-    for recipe in recipes:
-        for member in [load_recipe(name) for name in recipe.members] or [recipe]:
-            chosen.setdefault(member.name, member)
-    return list(chosen.values())
-
-
 @dataclass
 class Reproduction:
     """What a call of ``reproduce`` ran: the store, the recipes, and how long each side trained now."""
@@ -169,6 +160,13 @@ class Reproduction:
         key = settings_key(recipe, self.overrides, framework)
         found = (self.store.find(recipe.name, framework, seed, key) for seed in self.seeds)
         return [t for t in found if t is not None]
+
+    def with_saved(self, asked: list[Recipe], others: list[Recipe]) -> list[Recipe]:
+        """``asked``, then each of ``others`` not among them whose trials (an exercise: every member's) the results
+        file holds: a report written for a few recipes keeps the rest of its file's."""
+        names = {r.name for r in asked}
+        return asked + [r for r in others if r.name not in names
+                        and all(self.trials(m, "mnistlab") for m in trained_recipes([r]))]
 
 
 def reproduce(

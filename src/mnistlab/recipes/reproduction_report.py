@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from scipy import stats
 
 from mnistlab.atomic import write_text
-from mnistlab.recipes import Recipe, load_recipe, reference_accuracy
+from mnistlab.recipes import Recipe, load_recipe, reference_accuracy, trained_recipes
 from mnistlab.tables import markdown_table, text_table
 
 if TYPE_CHECKING:
@@ -200,8 +200,7 @@ def exercise_table(done: Reproduction, exercise: Recipe) -> tuple[list[str], lis
 
 def text_report(done: Reproduction, asked: list[Recipe]) -> str:
     """The terminal's view: one table of recipes, then each exercise's table."""
-    shown = [r for r in asked if r.kind != "exercise"] + [load_recipe(m) for r in asked for m in r.members]
-    unique = list({r.name: r for r in shown}.values())
+    unique = trained_recipes(asked)
     adjusted = keras_p_values(done, unique)
     parts = [text_table(HEADERS, [recipe_row(done, r, adjusted) for r in unique])]
     for exercise in (r for r in asked if r.kind == "exercise"):
@@ -210,14 +209,15 @@ def text_report(done: Reproduction, asked: list[Recipe]) -> str:
     return "\n\n".join(parts)
 
 
-def total_seconds(done: Reproduction, framework: str) -> float:
-    return sum(t.seconds for r in done.recipes for t in done.trials(r, framework))
+def total_seconds(done: Reproduction, asked: list[Recipe], framework: str) -> float:
+    """Every seed's training time by ``framework`` for the recipes trained for ``asked``."""
+    return sum(t.seconds for r in trained_recipes(asked) for t in done.trials(r, framework))
 
 
 def markdown_report(done: Reproduction, asked: list[Recipe], command: str, machine: str, table_dir: Path) -> str:
     """``docs/reproduction.md``: per notebook file, its recipes' table, its exercises' tables, and where each number comes from."""
     keras_versions = sorted({f"Keras {t.versions['keras']} on TensorFlow {t.versions['tensorflow']}"
-                             for r in done.recipes for t in done.trials(r, "keras")})
+                             for r in trained_recipes(asked) for t in done.trials(r, "keras")})
     lines = [
         "# Reproducing the five notebooks",
         "",
@@ -237,12 +237,12 @@ def markdown_report(done: Reproduction, asked: list[Recipe], command: str, machi
         f"more than {QUIET} of a core busy (or from before the run recorded it: `others_busy` in the JSON), so they are "
         "not figures to compare.",
         "",
-        f"Training time in all: ours {total_seconds(done, 'mnistlab') / 60:.1f} min, "
-        f"Keras {total_seconds(done, 'keras') / 60:.1f} min (the sum of every seed's training).",
+        f"Training time in all: ours {total_seconds(done, asked, 'mnistlab') / 60:.1f} min, "
+        f"Keras {total_seconds(done, asked, 'keras') / 60:.1f} min (the sum of every seed's training).",
         "",
     ]
-    trained = [r for r in asked if r.kind != "exercise"] + [load_recipe(m) for r in asked for m in r.members]
-    adjusted = keras_p_values(done, list({r.name: r for r in trained}.values()))
+    trained = trained_recipes(asked)
+    adjusted = keras_p_values(done, trained)
     by_notebook: dict[str, list[Recipe]] = {}
     for recipe in list({r.name: r for r in [*trained, *(r for r in asked if r.kind == "exercise")]}.values()):
         by_notebook.setdefault(recipe.notebook, []).append(recipe)
