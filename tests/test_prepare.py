@@ -1,6 +1,8 @@
-"""MNIST-style preparation of a person's image, step by step."""
+"""Preparing a person's image as its dataset was prepared, step by step: MNIST's digits, Fashion-MNIST's things."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +10,8 @@ from PIL import Image, ImageDraw, ImageFilter
 from scipy import ndimage
 
 from mnistlab import MnistlabError
-from mnistlab.prediction.prepare import ink_on_black, otsu_threshold, prepare_image, resize_only, to_grayscale
+from mnistlab.prediction.abstention import photo_of
+from mnistlab.prediction.prepare import ink_on_black, otsu_threshold, prepare_image, prepare_picture, resize_only, to_grayscale
 
 
 def drawn_seven(width: int = 300, height: int = 200, offset: tuple[int, int] = (40, 20), ink: int = 30, paper: int = 225) -> Image.Image:
@@ -97,3 +100,17 @@ def test_helpers() -> None:
     assert 20 <= otsu_threshold(values) < 200
     ink, inverted = ink_on_black(np.full((10, 10), 250.0))
     assert inverted and ink.max() == 5
+
+
+def test_a_photographed_thing_is_laid_out_as_fashion_mnist_lays_it_out(canonical_data_dir: Path) -> None:
+    from mnistlab import load_dataset
+
+    fashion = load_dataset("fashion-mnist", data_dir=canonical_data_dir).x_test[:200]
+    rng = np.random.default_rng(0)
+    for images in ([Image.fromarray(x) for x in fashion], [photo_of(x, rng) for x in fashion]):  # as they are, photographed
+        prepared = np.stack([prepare_picture(image).pixels for image in images]).astype(float)
+        # each comes back about as it was: filling the frame, centred, not shrunk into MNIST's 20-pixel box
+        assert np.median(np.abs(prepared - fashion).mean(axis=(1, 2))) < 20
+        sides = [max(np.ptp(np.flatnonzero(p.any(axis=1))), np.ptp(np.flatnonzero(p.any(axis=0)))) + 1 for p in prepared]
+        assert np.median(sides) == 28
+    assert not prepare_picture(Image.new("L", (90, 60), 235)).pixels.any()  # an empty background is blank

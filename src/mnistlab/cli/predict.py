@@ -20,7 +20,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("predict", help="read your own images with a saved run; says 'unsure' when it is")
     parser.add_argument("run", help="a run folder")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, globs, IDX image files, or - for stdin")
-    parser.add_argument("--no-prepare", action="store_true", help="feed images as they are (only resized), not MNIST-style")
+    parser.add_argument("--no-prepare", action="store_true", help="feed images as they are (only resized), not prepared as the model's dataset was (MNIST's way for digits, Fashion-MNIST's for clothes)")
     parser.add_argument("--save-prepared", metavar="DIR", help="write the images the model actually saw")
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format (default: %(default)s)")
     parser.add_argument("--engine", choices=ENGINES, default="torch", help="inference engine (onnx needs `mnistlab export`)")

@@ -1,5 +1,8 @@
-"""MNIST's layout of one glyph: white ink on black, its longer side scaled to a 20-pixel box
-(anti-aliased), placed in 28x28 with its centre of mass at the centre (LeCun et al.'s preparation)."""
+"""How the 28x28 datasets lay out one image, bright on black.
+
+MNIST, a glyph: its longer side scaled to a 20-pixel box (anti-aliased), placed in 28x28 with its
+centre of mass at the centre (LeCun et al.'s preparation). Fashion-MNIST, a picture of a thing:
+trimmed to the thing, its longer side scaled to the whole 28 pixels, centred (Xiao et al.'s)."""
 
 from __future__ import annotations
 
@@ -26,12 +29,18 @@ def fit_in_box(ink: np.ndarray, box: int) -> np.ndarray:
     return np.clip(np.asarray(resized), 0, 255)
 
 
-def center_by_mass(glyph: np.ndarray, side: int) -> np.ndarray:
-    """Paste ``glyph`` into a ``side`` x ``side`` canvas with its centre of mass at the centre."""
+def centred(glyph: np.ndarray, side: int) -> np.ndarray:
+    """``glyph`` (at most ``side`` x ``side``) in the middle of a black ``side`` x ``side`` canvas."""
     canvas = np.zeros((side, side), dtype=np.float32)
     h, w = glyph.shape
     top, left = (side - h) // 2, (side - w) // 2
     canvas[top : top + h, left : left + w] = glyph
+    return canvas
+
+
+def center_by_mass(glyph: np.ndarray, side: int) -> np.ndarray:
+    """Paste ``glyph`` into a ``side`` x ``side`` canvas with its centre of mass at the centre."""
+    canvas = centred(glyph, side)
     cy, cx = ndimage.center_of_mass(canvas)
     shift = (round((side - 1) / 2 - cy), round((side - 1) / 2 - cx))
     return ndimage.shift(canvas, shift, order=0, mode="constant", cval=0.0)
@@ -41,3 +50,8 @@ def mnist_style(ink: np.ndarray, side: int = MNIST_SIDE) -> np.ndarray:
     """``ink`` (float, bright on black, some ink somewhere) laid out as MNIST lays out a digit, as uint8."""
     glyph = fit_in_box(ink, max(1, round(side * MNIST_BOX / MNIST_SIDE)))
     return np.clip(center_by_mass(glyph, side), 0, 255).round().astype(np.uint8)
+
+
+def fashion_style(picture: np.ndarray, side: int = MNIST_SIDE) -> np.ndarray:
+    """``picture`` (float, bright on black, something somewhere) laid out as Fashion-MNIST lays out a product, as uint8."""
+    return np.clip(centred(fit_in_box(picture, side), side), 0, 255).round().astype(np.uint8)

@@ -110,3 +110,4 @@ DIGITS_DESCRIPTION = (
 
 BUILTIN_NAMES = (*IDX_DATASETS, "digits")
 HANDWRITTEN = ("mnist", "digits")  # pen strokes, not pictures: a photo's ink is made bilevel when prepared (prediction/prepare.py)
+PICTURES = ("fashion-mnist",)  # things filling the frame, not glyphs in a 20-pixel box: prepared as Fashion-MNIST was (prediction/prepare.py)

@@ -1,1 +1,1 @@
-"""Using a model: MNIST-style image preparation, decision rules, engines (torch, ONNX), export."""
+"""Using a model: image preparation as the datasets were prepared, decision rules, engines (torch, ONNX), export."""

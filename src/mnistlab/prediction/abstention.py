@@ -1,6 +1,6 @@
 """How well a run's "unsure" separates digits from things that are not digits, measured on real non-digits.
 
-Every image goes through what ``mnistlab predict`` does (MNIST-style preparation, the run's calibrated
+Every image goes through what ``mnistlab predict`` does (preparation as the run's dataset was prepared, the run's calibrated
 probabilities and features): the test set's own images, the same images photographed (dark ink on
 light paper, larger, off-centre, noisy: what a person's photo of their handwriting is, and what the
 thresholds must keep answering), Fashion-MNIST's test images (MNIST's for a Fashion-MNIST run), letters rendered

@@ -10,13 +10,13 @@ import numpy as np
 from PIL import Image
 
 from mnistlab.data.loaders import load_dataset
-from mnistlab.data.registry import HANDWRITTEN
+from mnistlab.data.registry import HANDWRITTEN, PICTURES
 from mnistlab.prediction.calibrate import ensure_rule
 from mnistlab.prediction.decision import RULE_FILE, Decision, DecisionRule, load_rule
 from mnistlab.prediction.engines import make_engine
 from mnistlab.prediction.ensemble import tta_run
 from mnistlab.prediction.inputs import named_images
-from mnistlab.prediction.prepare import Prepared, prepare_image, resize_only
+from mnistlab.prediction.prepare import Prepared, prepare_image, prepare_picture, resize_only
 from mnistlab.models.zoo import image_shape_for
 from mnistlab.runs.store import Run, load_run
 
@@ -107,7 +107,7 @@ class Predictions:
 
 
 class Predictor:
-    """Loads a run once; ``predict`` prepares images MNIST-style (unless ``prepare=False``) and decides;
+    """Loads a run once; ``predict`` prepares images as its dataset was prepared (unless ``prepare=False``) and decides;
     ``tta`` answers with test-time augmentation (prediction/ensemble.py)."""
 
     def __init__(self, run_path: str | Path | Run, engine: str = "torch", prepare: bool = True,
@@ -122,11 +122,14 @@ class Predictor:
         self.size = image_shape_for(run.network.input_shape)
         self.prepare = prepare
         self.strokes = run.config.dataset in HANDWRITTEN
+        self.pictures = run.config.dataset in PICTURES
         self.engine = make_engine(engine, run.network, run.path)
         self.rule: DecisionRule = load_rule(run.path).with_overrides(confidence, margin)
 
     def prepare_one(self, image: Image.Image) -> Prepared:
-        return prepare_image(image, self.size, self.strokes) if self.prepare else resize_only(image, self.size)
+        if not self.prepare:
+            return resize_only(image, self.size)
+        return prepare_picture(image, self.size) if self.pictures else prepare_image(image, self.size, self.strokes)
 
     def decide_prepared(self, prepared: list[Prepared]) -> tuple[np.ndarray, np.ndarray, list[Decision]]:
         """Calibrated probabilities, features and decisions for prepared images: everything ``predict`` computes."""

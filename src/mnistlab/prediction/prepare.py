@@ -1,9 +1,12 @@
-"""Preparing a person's image the way MNIST was prepared, so the model sees what it was trained on.
+"""Preparing a person's image the way its dataset was prepared, so the model sees what it was trained on.
 
 MNIST digits are white ink on black, scaled to fit a 20x20 box keeping their aspect ratio
 (anti-aliased), then placed in 28x28 so their centre of mass sits at the centre. A phone
 photo or a scan is dark ink on light paper, off-centre, larger, and noisy, its strokes soft and
 dim: ``prepare_image`` undoes each of those differences in turn.
+
+Fashion-MNIST's things are product photos on white, inverted, trimmed to the thing and scaled to
+fill the 28x28 frame (centred, not by mass): ``prepare_picture`` does the same to a photo of one.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from mnistlab.data.mnist_style import MNIST_BOX, MNIST_SIDE, ink_bounds, mnist_style
+from mnistlab.data.mnist_style import MNIST_BOX, MNIST_SIDE, fashion_style, ink_bounds, mnist_style
 from mnistlab.errors import MnistlabError
 
 INK_FLOOR = 40.0  # Otsu's split of ink from paper never goes below this grey level (of 255)
@@ -44,13 +47,17 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"), dtype=np.float32)
 
 
+def border_level(gray: np.ndarray) -> float:
+    """The typical value of the image's outermost pixels: its background."""
+    return float(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
+
+
 def ink_on_black(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     """Make ink bright on a dark background; True when the image had to be inverted.
 
     The background is the border's typical value: a light border means dark ink on paper.
     """
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    inverted = bool(np.median(border) > 127)
+    inverted = border_level(gray) > 127
     return (255.0 - gray if inverted else gray), inverted
 
 
@@ -71,20 +78,28 @@ def suppress_noise(ink: np.ndarray) -> tuple[np.ndarray, int]:
     Otsu's split of what remains, and blobs smaller than 1% of the largest are erased.
     """
     background = float(np.median(ink))
-    lifted = np.clip(ink - background, 0, None)
-    if lifted.max() < 32:  # no stroke stands out from the paper
-        return np.zeros_like(ink), 0
-    lifted *= 255.0 / lifted.max()
-    mask = lifted > max(otsu_threshold(lifted), INK_FLOOR)
+    lifted = stretched_above(ink, background)
+    return main_blobs(lifted, lifted > max(otsu_threshold(lifted), INK_FLOOR))
+
+
+def stretched_above(image: np.ndarray, background: float) -> np.ndarray:
+    """``image`` less ``background`` (at least 0), stretched so its brightest pixel is 255; all 0 when
+    nothing stands out from the background."""
+    lifted = np.clip(image - background, 0, None)
+    if lifted.max() < 32:
+        return np.zeros_like(image)
+    return lifted * (255.0 / lifted.max())
+
+
+def main_blobs(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """``image`` where the blobs of ``mask`` are, with a 2-pixel rim (their anti-aliased edges), and 0
+    elsewhere; specks (blobs under 1% of the largest) are left out. Also the number of blobs kept."""
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     if count == 0:
-        return np.zeros_like(ink), 0
+        return np.zeros_like(image), 0
     sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
     keep = np.flatnonzero(sizes >= max(0.01 * sizes.max(), 2)) + 1
-    kept = np.isin(labels, keep)
-    # keep the anti-aliased rim around kept strokes, not just the thresholded core
-    rim = ndimage.binary_dilation(kept, iterations=2)
-    return np.where(rim, lifted, 0.0), len(keep)
+    return np.where(ndimage.binary_dilation(np.isin(labels, keep), iterations=2), image, 0.0), len(keep)
 
 
 def bilevel(ink: np.ndarray, side: int) -> np.ndarray:
@@ -115,6 +130,20 @@ def prepare_image(image: Image.Image, size: tuple[int, int] = (28, 28), strokes:
     if not cleaned.any():
         return Prepared(np.zeros(size, dtype=np.uint8), inverted, 0.0, 0)
     return Prepared(mnist_style(bilevel(cleaned, side) if strokes else cleaned, side), inverted, ink_fraction, components)
+
+
+def prepare_picture(image: Image.Image, size: tuple[int, int] = (28, 28)) -> Prepared:
+    """Fashion-MNIST's preparation of a photo of one thing: bright on black (a light background is inverted), the
+    background's level (its border's) removed, trimmed to the thing (specks left out), scaled to fill the frame."""
+    gray = to_grayscale(image)
+    picture, inverted = ink_on_black(gray)
+    if size[0] != size[1]:
+        raise MnistlabError(f"Fashion-MNIST-style preparation needs a square model input, got {size}; use --no-prepare")
+    lifted = stretched_above(picture, border_level(picture))
+    thing, components = main_blobs(lifted, lifted > INK_FLOOR)
+    if not thing.any():
+        return Prepared(np.zeros(size, dtype=np.uint8), inverted, 0.0, 0)
+    return Prepared(fashion_style(thing, size[0]), inverted, float((thing > 0).mean()), components)
 
 
 def resize_only(image: Image.Image, size: tuple[int, int]) -> Prepared:

@@ -40,7 +40,7 @@ PREDICT_BODY = {
                     "properties": {
                         "pixels": {"type": "array", "items": {"type": "array", "items": {"type": "number"}},
                                    "description": "rows of grey levels 0-255 (any background; see prepare)"},
-                        "prepare": {"type": "boolean", "default": True, "description": "MNIST-style preparation; false: pixels are already white-on-black at the model's size"},
+                        "prepare": {"type": "boolean", "default": True, "description": "preparation as the model's dataset was prepared (MNIST's for digits, Fashion-MNIST's for clothes); false: pixels are already white-on-black at the model's size"},
                     },
                 }
             },
