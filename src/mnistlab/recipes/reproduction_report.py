@@ -209,15 +209,16 @@ def text_report(done: Reproduction, asked: list[Recipe]) -> str:
     return "\n\n".join(parts)
 
 
-def total_seconds(done: Reproduction, asked: list[Recipe], framework: str) -> float:
-    """Every seed's training time by ``framework`` for the recipes trained for ``asked``."""
-    return sum(t.seconds for r in trained_recipes(asked) for t in done.trials(r, framework))
+def total_seconds(done: Reproduction, trained: list[Recipe], framework: str) -> float:
+    """Every seed's training time by ``framework`` for ``trained`` (recipes as ``trained_recipes`` gives them)."""
+    return sum(t.seconds for r in trained for t in done.trials(r, framework))
 
 
 def markdown_report(done: Reproduction, asked: list[Recipe], command: str, machine: str, table_dir: Path) -> str:
     """``docs/reproduction.md``: per notebook file, its recipes' table, its exercises' tables, and where each number comes from."""
+    trained = trained_recipes(asked)
     keras_versions = sorted({f"Keras {t.versions['keras']} on TensorFlow {t.versions['tensorflow']}"
-                             for r in trained_recipes(asked) for t in done.trials(r, "keras")})
+                             for r in trained for t in done.trials(r, "keras")})
     lines = [
         "# Reproducing the five notebooks",
         "",
@@ -237,11 +238,10 @@ def markdown_report(done: Reproduction, asked: list[Recipe], command: str, machi
         f"more than {QUIET} of a core busy (or from before the run recorded it: `others_busy` in the JSON), so they are "
         "not figures to compare.",
         "",
-        f"Training time in all: ours {total_seconds(done, asked, 'mnistlab') / 60:.1f} min, "
-        f"Keras {total_seconds(done, asked, 'keras') / 60:.1f} min (the sum of every seed's training).",
+        f"Training time in all: ours {total_seconds(done, trained, 'mnistlab') / 60:.1f} min, "
+        f"Keras {total_seconds(done, trained, 'keras') / 60:.1f} min (the sum of every seed's training).",
         "",
     ]
-    trained = trained_recipes(asked)
     adjusted = keras_p_values(done, trained)
     by_notebook: dict[str, list[Recipe]] = {}
     for recipe in list({r.name: r for r in [*trained, *(r for r in asked if r.kind == "exercise")]}.values()):
