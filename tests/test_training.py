@@ -117,23 +117,6 @@ def test_horizontal_flip_mirrors_about_half_the_images() -> None:
     assert 70 < sum(mirrored) < 130
 
 
-def test_random_erasing_replaces_one_rectangle_in_about_the_share_asked() -> None:
-    torch.manual_seed(0)
-    images = torch.full((400, 1, 28, 28), 0.5)
-    erased = Augmentation(rotation=0, shift=0, shear=0, zoom=0, erase=0.5)(images)
-    changed = (erased - images).abs() > 1e-6
-    touched = changed.flatten(1).any(1)
-    assert 160 < int(touched.sum()) < 240  # about half the images
-    for mask in changed[touched][:, 0]:  # the changed pixels of each erased image span a rectangle of 2-40% of it
-        rows, columns = mask.any(1).nonzero(), mask.any(0).nonzero()
-        height, width = int(rows[-1] - rows[0]) + 1, int(columns[-1] - columns[0]) + 1
-        assert mask.sum() > 0.9 * height * width  # noise may draw 0.5 itself at a pixel or two, nothing more
-        assert 0.015 * 784 <= height * width <= 0.45 * 784  # 2-40%, give or take the rounding of its sides
-    assert erased[touched].std() > 0.1  # filled with noise, not a constant
-    with pytest.raises(MnistlabError, match="erase is a probability"):
-        TrainConfig(augment={"erase": 1.5})
-
-
 def test_training_with_augmentation_sees_warped_images(tmp_path: Path, mnist) -> None:
     config = TrainConfig(name="aug", model="cnn", epochs=1, limit=256, augment={}, optimizer="adam", batch_size=128)
     warped = train(config, out=tmp_path / "warped", progress=QUIET, dataset=mnist)

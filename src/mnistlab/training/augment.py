@@ -4,9 +4,7 @@ Matches Keras's ``ImageDataGenerator(rotation_range, width_shift_range, height_s
 shear_range, zoom_range, horizontal_flip)`` as the batch-norm notebook uses it: for every image, a
 random rotation (degrees), shift (fraction of the side), shear (degrees) and independent x/y zoom
 in [1 - zoom, 1 + zoom], and with ``horizontal_flip`` a mirror image half the time; edges are
-filled with the nearest pixel. ``erase`` adds random erasing (Zhong et al. 2017) after the warp: with
-that probability an image gets one rectangle of 2-40% of its area, sides in a ratio of 0.3 to 3.3,
-filled with uniform noise, so the network learns to read a garment from any part of it.
+filled with the nearest pixel.
 """
 
 from __future__ import annotations
@@ -27,8 +25,6 @@ class Augmentation:
     shear: float  # degrees
     zoom: float  # scale uniform in [1 - zoom, 1 + zoom], x and y independently
     horizontal_flip: bool = False  # mirror left-right with probability 1/2
-    erase: float = 0.0  # probability of erasing one random rectangle of an image
-
 
     def matrices(self, n: int, device: torch.device) -> torch.Tensor:
         """(n, 2, 3) affine matrices mapping output to input coordinates (normalized [-1, 1])."""
@@ -54,30 +50,4 @@ class Augmentation:
         """Warp a batch (N, C, H, W) with a fresh random transform per image."""
         theta = self.matrices(len(images), images.device).to(images.dtype)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-        warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        return erased(warped, self.erase) if self.erase > 0 else warped
-
-
-ERASED_AREA = (0.02, 0.4)  # the rectangle's share of the image, uniform
-ERASED_LOG_RATIO = (math.log(0.3), math.log(1 / 0.3))  # log of its height / width, uniform
-
-
-def erased(images: torch.Tensor, probability: float) -> torch.Tensor:
-    """``images`` (N, C, H, W) with, in each one chosen with ``probability``, a random rectangle replaced by uniform noise."""
-    n, _, height, width = images.shape
-    device = images.device
-
-    def uniform(bounds: tuple[float, float]) -> torch.Tensor:
-        return torch.empty(n, device=device).uniform_(*bounds)
-
-    area, ratio = uniform(ERASED_AREA) * height * width, uniform(ERASED_LOG_RATIO).exp()
-    rows = (area * ratio).sqrt().round().clamp(1, height)
-    columns = (area / ratio).sqrt().round().clamp(1, width)
-    top = (torch.rand(n, device=device) * (height - rows + 1)).floor()
-    left = (torch.rand(n, device=device) * (width - columns + 1)).floor()
-    chosen = torch.rand(n, device=device) < probability
-    y = torch.arange(height, device=device)[None, :, None]
-    x = torch.arange(width, device=device)[None, None, :]
-    inside = ((y >= top[:, None, None]) & (y < (top + rows)[:, None, None]) & (x >= left[:, None, None])
-              & (x < (left + columns)[:, None, None]) & chosen[:, None, None])
-    return torch.where(inside[:, None], torch.rand_like(images), images)
+        return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
