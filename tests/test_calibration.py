@@ -4,6 +4,7 @@ calibrated on its validation split, and abstention measured on Fashion-MNIST, le
 from __future__ import annotations
 
 import json
+import string
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,15 @@ def test_abstention_table_on_fashion_letters_and_noise(capsys, data_dir: Path, c
         assert row["images"] == 200 and all(0 <= row[f"auroc_{k}"] <= 1 for k in SCORES)
     noise = others[2]
     assert noise["auroc_confidence"] > 0.8 and noise["answered_by_rule"] < 0.2  # the CNN is unsure of pixel noise
+    # letter by letter: the letters split the letters row exactly (an AUROC is a mean over pairs of images)
+    by_letter, letters_row = table["letters"], others[1]
+    assert [r["letter"] for r in by_letter] == list(string.ascii_uppercase + string.ascii_lowercase)
+    weights = np.array([r["images"] for r in by_letter])
+    assert weights.sum() == 200
+    for key in ("auroc_confidence", "answered_by_rule"):
+        assert np.average([r[key] for r in by_letter], weights=weights) == pytest.approx(letters_row[key])
+    assert all(r["answered_as"] in (None, *map(str, range(10))) for r in by_letter)
+    assert "The letters it takes most for its classes" in out and "answered most as" in out
     assert main(["abstention", str(cnn_run.path), "--images", "3"]) == 2
     assert "--images must be at least 10" in capsys.readouterr().err
 

@@ -119,7 +119,7 @@ def run_abstention(args: argparse.Namespace) -> int:
     from mnistlab.atomic import write_json
     from mnistlab.data.loaders import load_dataset
     from mnistlab.errors import MnistlabError
-    from mnistlab.prediction.abstention import ABSTENTION_HEADERS, abstention_rows, measure, other_dataset
+    from mnistlab.prediction.abstention import ABSTENTION_HEADERS, LETTER_HEADERS, abstention_rows, hardest_letters, measure, other_dataset
     from mnistlab.runs.store import load_run
 
     if args.images < 10:
@@ -129,6 +129,9 @@ def run_abstention(args: argparse.Namespace) -> int:
                     args.images, args.seed)
     print_table(abstention_rows(table), ABSTENTION_HEADERS)
     print(f"'answered SCORE': at the threshold keeping {table['keep_answered']:.0%} of the true images answered; 'combined': every check at its threshold.")
+    rows, others = hardest_letters(table)
+    print(f"\nThe letters it takes most for its classes. {others}")
+    print_table(rows, LETTER_HEADERS)
     write_json(run.path / "abstention.json", table)
     print(f"Written {run.path / 'abstention.json'}")
     return 0

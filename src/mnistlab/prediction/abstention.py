@@ -12,7 +12,8 @@ feature distance, and ``combined``, the largest of the three divided by its thre
 at most 1 exactly when every check passes. For each score and non-digit set: the AUROC of telling
 the two apart, and the share of non-digits still answered at the thresholds that keep 99% of the
 true images answered. The run's own rule (its saved thresholds) is reported beside them, with its
-accuracy on the true and photographed images it answers.
+accuracy on the true and photographed images it answers. Letter by letter, the same AUROC and
+answers show which letters the run takes for its classes (a written O for a zero, an l for a one).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home
 KEEP_ANSWERED = 0.99  # thresholds that keep this share of the true images answered
 CHECKS = ("confidence", "margin", "distance")
 SCORES = (*CHECKS, "combined")
+ALPHABET = string.ascii_uppercase + string.ascii_lowercase
+LETTERS_SET = "letters (A-Z, a-z, machine fonts)"
 
 
 def machine_fonts() -> list[Path]:
@@ -74,11 +77,15 @@ def letter_image(letter: str, font: Path, rng: np.random.Generator) -> Image.Ima
     return Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8))
 
 
+def letter_sequence(count: int) -> list[str]:
+    """The letters ``letters`` draws, in order: A-Z then a-z, over and over."""
+    return [ALPHABET[i % len(ALPHABET)] for i in range(count)]
+
+
 def letters(count: int, seed: int) -> list[Image.Image]:
     fonts = machine_fonts()
     rng = np.random.default_rng(seed)
-    alphabet = string.ascii_uppercase + string.ascii_lowercase
-    return [letter_image(alphabet[i % len(alphabet)], fonts[int(rng.integers(len(fonts)))], rng) for i in range(count)]
+    return [letter_image(letter, fonts[int(rng.integers(len(fonts)))], rng) for letter in letter_sequence(count)]
 
 
 def noise(count: int, seed: int) -> list[Image.Image]:
@@ -129,7 +136,7 @@ def measure(run_path: str | Path, dataset: Dataset, other: Dataset, images: int 
         true_name: [Image.fromarray(x) for x in dataset.x_test[true_index]],
         photos_name: [photo_of(x, rng) for x in dataset.x_test[true_index]],
         f"{other.name} test images": [Image.fromarray(x) for x in other.x_test[:images]],
-        "letters (A-Z, a-z, machine fonts)": letters(images, seed),
+        LETTERS_SET: letters(images, seed),
         "noise": noise(images, seed),
     }
     scored = {name: score(predictor, pictures) for name, pictures in sets.items()}
@@ -154,7 +161,25 @@ def measure(run_path: str | Path, dataset: Dataset, other: Dataset, images: int 
         if name in (true_name, photos_name):  # their classes are known: how often the answers given are right
             row["right_when_answered"] = float((found.answers == labels)[answered].mean()) if answered.any() else None
         rows.append(row)
-    return {"keep_answered": KEEP_ANSWERED, "seed": seed, "thresholds_at_99": thresholds, "rows": rows}
+    return {"keep_answered": KEEP_ANSWERED, "seed": seed, "thresholds_at_99": thresholds, "rows": rows,
+            "letters": per_letter(true_scores["confidence"], scored[LETTERS_SET], predictor.class_names)}
+
+
+def per_letter(true_unsure: np.ndarray, scored: Scored, class_names: tuple[str, ...]) -> list[dict]:
+    """For each letter of the letters set: the AUROC of 1 - confidence against the true images, the share the run's rule
+    answers, and the class it answers most often (None when it answers none)."""
+    drawn = np.array(letter_sequence(len(scored.answers)))
+    rows = []
+    for letter in ALPHABET:
+        mine = drawn == letter
+        unsure, answers = scored.scores["confidence"][mine], scored.answers[mine]
+        truth = np.concatenate([np.zeros(len(true_unsure)), np.ones(len(unsure))])
+        given = answers[answers >= 0]
+        rows.append({"letter": letter, "images": int(mine.sum()),
+                     "auroc_confidence": float(roc_auc_score(truth, np.concatenate([true_unsure, unsure]))),
+                     "answered_by_rule": float((answers >= 0).mean()),
+                     "answered_as": class_names[int(np.bincount(given).argmax())] if len(given) else None})
+    return rows
 
 
 ABSTENTION_HEADERS = ["set", "n", *(f"AUROC {k}" for k in SCORES), *(f"answered, {k}" for k in SCORES), "answered, run's rule",
@@ -166,3 +191,15 @@ def abstention_rows(table: dict) -> list[list[str]]:
     return [[r["set"], str(r["images"]), *(fixed(r.get(f"auroc_{k}")) for k in SCORES), *(f"{r[f'answered_{k}']:.1%}" for k in SCORES),
              f"{r['answered_by_rule']:.1%}", "—" if r.get("right_when_answered") is None else f"{r['right_when_answered']:.2%}"]
             for r in table["rows"]]
+
+
+LETTER_HEADERS = ["letter", "AUROC confidence", "answered, run's rule", "answered most as"]
+
+
+def hardest_letters(table: dict, shown: int = 12) -> tuple[list[list[str]], str]:
+    """The ``shown`` letters the run takes most for its classes (lowest AUROC first) as text cells under LETTER_HEADERS,
+    and a sentence on the others."""
+    ordered = sorted(table["letters"], key=lambda r: r["auroc_confidence"])
+    rows = [[r["letter"], f"{r['auroc_confidence']:.4f}", f"{r['answered_by_rule']:.1%}", r["answered_as"] or "—"] for r in ordered[:shown]]
+    rest = [r["auroc_confidence"] for r in ordered[shown:]]
+    return rows, (f"The other {len(rest)} letters: AUROC {min(rest):.4f}–{max(rest):.4f}, median {np.median(rest):.4f}." if rest else "")

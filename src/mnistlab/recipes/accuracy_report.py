@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 
-from mnistlab.prediction.abstention import ABSTENTION_HEADERS, abstention_rows
+from mnistlab.prediction.abstention import ABSTENTION_HEADERS, LETTER_HEADERS, abstention_rows, hardest_letters
 from mnistlab.recipes import Recipe
 from mnistlab.recipes.reproduction_report import BUSY_MARK, QUIET, Spread, busy, target_verdict
 from mnistlab.tables import fixed, markdown_table
@@ -76,6 +76,12 @@ def recipe_section(recipe: Recipe, measured: dict) -> list[str]:
             f"threshold; the run's rule: its saved thresholds). {table['rows'][1]['images']} images a set, seed {table['seed']}.", "",
             markdown_table(ABSTENTION_HEADERS, abstention_rows(table)),
         ]
+    ensemble = measured["abstention"].get("ensemble", {})
+    if "letters" in ensemble:
+        rows, others = hardest_letters(ensemble)
+        lines += [f"The letters the chosen ensemble takes most for its classes, each drawn {ensemble['letters'][0]['images']} "
+                  f"times or so: the AUROC of its confidence against the true test images, the share its rule answers, and "
+                  f"what it answers most. {others}", "", markdown_table(LETTER_HEADERS, rows)]
     return lines
 
 
