@@ -41,6 +41,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("names", nargs="*", help="best recipes, by name or .toml path (default: every recipe of kind 'best')")
     add_seed_options(parser, "docs/accuracy.md", "runs/accuracy")
     parser.add_argument("--images", type=int, default=2000, help="abstention: images of each set (default: %(default)s)")
+    parser.add_argument("--measure-again", action="store_true",
+                        help="measure the named recipes' seeds again, as the code now measures (their TTA runs and ensembles "
+                             "made again too), keeping their trainings")
     parser.set_defaults(handler=run_accuracy)
     parser = commands.add_parser(
         "same-start",
@@ -160,7 +163,8 @@ def run_accuracy(args: argparse.Namespace) -> int:
     if not args.train:
         command, machine = done.store.saved_header.get("command", command), done.store.saved_header.get("machine", machine)
     shown = done.with_saved(asked, list_recipes("best"))
-    measured = {r.name: frontier(done, r, Path(args.runs_dir), args.data_dir, args.images) for r in shown}
+    again = {r.name for r in asked} if args.measure_again else set()
+    measured = {r.name: frontier(done, r, Path(args.runs_dir), args.data_dir, args.images, again=r.name in again) for r in shown}
     write_text(table, markdown_report(shown, measured, command, machine))
     for recipe in asked:
         if measured[recipe.name]["seeds"]:

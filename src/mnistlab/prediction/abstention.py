@@ -166,11 +166,11 @@ def measure(run_path: str | Path, dataset: Dataset, other: Dataset, images: int 
 
 
 def per_letter(true_unsure: np.ndarray, scored: Scored, class_names: tuple[str, ...]) -> list[dict]:
-    """For each letter of the letters set: the AUROC of 1 - confidence against the true images, the share the run's rule
-    answers, and the class it answers most often (None when it answers none)."""
+    """For each letter drawn in the letters set: the AUROC of 1 - confidence against the true images, the share the run's
+    rule answers, and the class it answers most often (None when it answers none)."""
     drawn = np.array(letter_sequence(len(scored.answers)))
     rows = []
-    for letter in ALPHABET:
+    for letter in ALPHABET[: len(drawn)]:
         mine = drawn == letter
         unsure, answers = scored.scores["confidence"][mine], scored.answers[mine]
         truth = np.concatenate([np.zeros(len(true_unsure)), np.ones(len(unsure))])

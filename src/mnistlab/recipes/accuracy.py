@@ -13,6 +13,7 @@ the results file (``measures`` beside the trials) the moment it is made, and a r
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.loaders import load_dataset
 from mnistlab.data.preprocess import prepare_images
+from mnistlab.errors import MnistlabError
 from mnistlab.evaluation.calibration import expected_calibration_error, with_temperature
 from mnistlab.prediction.abstention import measure, other_dataset
 from mnistlab.prediction.decision import load_rule
@@ -71,6 +73,22 @@ class Frontier:
     def dataset(self) -> Dataset:
         return load_dataset(self.recipe.config.dataset, self.data_dir).first(self.done.overrides.get("limit"))
 
+    @property
+    def ensemble_folder(self) -> Path:
+        return self.runs_dir / self.recipe.name / f"ensemble-{'-'.join(str(t.seed) for t in self.trials)}"
+
+    def forget(self) -> None:
+        """Drop this recipe's measurements and the folders made for them (each seed's TTA run, the ensembles), keeping the
+        trainings, so that the next measurement starts from the seeds' runs as the code now is."""
+        missing = [t.run for t in self.trials if not Path(t.run).is_dir()]
+        if missing:
+            raise MnistlabError(f"{self.recipe.name}: {', '.join(missing)} not found; measuring again needs the seeds' runs "
+                                "(train them again, or give the --runs-dir they were trained into)")
+        for folder in [Path(t.run) / TTA_FOLDER for t in self.trials] + [self.ensemble_folder]:
+            if folder.is_dir():
+                shutil.rmtree(folder)
+        self.done.store.drop_measures(f"{self.prefix}/")
+
     def _kept(self, what: str, make: Callable[[], dict]) -> dict:
         key = f"{self.prefix}/{what}"
         if key not in self.done.store.measures:
@@ -88,7 +106,7 @@ class Frontier:
 
     def ensemble(self) -> dict:
         seeds = "-".join(str(t.seed) for t in self.trials)
-        folder = self.runs_dir / self.recipe.name / f"ensemble-{seeds}"
+        folder = self.ensemble_folder
 
         def made(variant: str, tta: bool) -> dict:
             ensemble = ensemble_of(self.members, folder / variant, tta, self.dataset)
@@ -111,10 +129,12 @@ def chosen(variants: dict[str, list[dict]]) -> str:
 
 
 def frontier(done: Reproduction, recipe: Recipe, runs_dir: Path, data_dir: str | Path | None = None, images: int = 2000,
-             log: Callable[[str], None] = print) -> dict:
-    """Every measurement of ``recipe``'s trained seeds (see the module's docstring), made now where not yet kept;
-    abstention on ``images`` of each set."""
+             log: Callable[[str], None] = print, again: bool = False) -> dict:
+    """Every measurement of ``recipe``'s trained seeds (see the module's docstring), made now where not yet kept, or
+    all of them again (``again``); abstention on ``images`` of each set."""
     measuring = Frontier(done, recipe, runs_dir, data_dir, images, log)
+    if again:
+        measuring.forget()
     if not measuring.trials:
         return {"seeds": []}
     seeds = [{"seed": t.seed, "seconds": t.seconds, "others_busy": t.others_busy, "run": t.run, **measuring.seed(t.seed, t.run)}

@@ -101,6 +101,11 @@ class TrialStore:
         self.measures[key] = measure
         self.save()
 
+    def drop_measures(self, prefix: str) -> None:
+        """Forget every measurement whose key starts with ``prefix``."""
+        self.measures = {k: v for k, v in self.measures.items() if not k.startswith(prefix)}
+        self.save()
+
     def save(self) -> None:
         extra = {"measures": self.measures} if self.measures else {}
         write_json(self.path, {**self.header, "trials": [asdict(t) for t in self.trials], "same_start": self.same_start, **extra})
