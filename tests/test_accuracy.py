@@ -107,3 +107,4 @@ def test_the_report_keeps_every_best_recipe_its_json_holds(capsys, tmp_path: Pat
     assert "tiny-best: measuring" in out and "best-mnist: measuring" not in out  # kept measurements are not made again
     page = table.read_text()
     assert "## best-mnist" in page and "## tiny-best" in page  # naming one recipe does not drop the other's section
+    assert page.index("## best-mnist") < page.index("## tiny-best")  # by name, not the one asked first

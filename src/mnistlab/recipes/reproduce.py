@@ -167,11 +167,11 @@ class Reproduction:
         return [t for t in found if t is not None]
 
     def with_saved(self, asked: list[Recipe], others: list[Recipe]) -> list[Recipe]:
-        """``asked``, then each of ``others`` not among them whose trials (an exercise: every member's) the results
-        file holds: a report written for a few recipes keeps the rest of its file's."""
+        """``asked`` and each of ``others`` not among them whose trials (an exercise: every member's) the results file
+        holds, by name: a report written for a few recipes keeps the rest of its file's, in the same order whichever were asked."""
         names = {r.name for r in asked}
-        return asked + [r for r in others if r.name not in names
-                        and all(self.trials(m, "mnistlab") for m in trained_recipes([r]))]
+        saved = [r for r in others if r.name not in names and all(self.trials(m, "mnistlab") for m in trained_recipes([r]))]
+        return sorted(asked + saved, key=lambda r: r.name)
 
 
 def reproduce(
