@@ -11,6 +11,7 @@ fill the 28x28 frame (centred, not by mass): ``prepare_picture`` does the same t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,33 +118,36 @@ def bilevel(ink: np.ndarray, side: int) -> np.ndarray:
     return np.where(ink > max(otsu_threshold(ink.ravel()), INK_FLOOR), 255.0, 0.0)  # Otsu's split of ink from (zeroed) paper
 
 
+def prepared(image: Image.Image, size: tuple[int, int], style: str, clean: Callable[[np.ndarray], tuple[np.ndarray, int]],
+             lay_out: Callable[[np.ndarray, int], np.ndarray]) -> Prepared:
+    """The steps every preparation shares: bright on black (a light background is inverted), ``clean`` (what is kept, and
+    its blob count), then ``lay_out`` at the model's square side; a blank image when nothing is kept."""
+    if size[0] != size[1]:
+        raise MnistlabError(f"{style} preparation needs a square model input, got {size}; use --no-prepare")
+    ink, inverted = ink_on_black(to_grayscale(image))
+    kept, components = clean(ink)
+    if not kept.any():
+        return Prepared(np.zeros(size, dtype=np.uint8), inverted, 0.0, 0)
+    return Prepared(lay_out(kept, size[0]), inverted, float((kept > 0).mean()), components)
+
+
 def prepare_image(image: Image.Image, size: tuple[int, int] = (28, 28), strokes: bool = False) -> Prepared:
     """MNIST-style preparation for 28x28 models; other sizes get the same steps scaled to the size.
     ``strokes``: the model reads pen strokes (digits, not clothes), so a large image's ink is made ``bilevel``."""
-    gray = to_grayscale(image)
-    ink, inverted = ink_on_black(gray)
-    cleaned, components = suppress_noise(ink)
-    ink_fraction = float((cleaned > 0).mean())
-    side = size[0]
-    if size[0] != size[1]:
-        raise MnistlabError(f"MNIST-style preparation needs a square model input, got {size}; use --no-prepare")
-    if not cleaned.any():
-        return Prepared(np.zeros(size, dtype=np.uint8), inverted, 0.0, 0)
-    return Prepared(mnist_style(bilevel(cleaned, side) if strokes else cleaned, side), inverted, ink_fraction, components)
+    return prepared(image, size, "MNIST-style", suppress_noise,
+                    lambda ink, side: mnist_style(bilevel(ink, side) if strokes else ink, side))
+
+
+def thing_alone(picture: np.ndarray) -> tuple[np.ndarray, int]:
+    """``picture`` less its border's level, stretched, with only its main blobs (specks left out)."""
+    lifted = stretched_above(picture, border_level(picture))
+    return main_blobs(lifted, lifted > INK_FLOOR)
 
 
 def prepare_picture(image: Image.Image, size: tuple[int, int] = (28, 28)) -> Prepared:
     """Fashion-MNIST's preparation of a photo of one thing: bright on black (a light background is inverted), the
     background's level (its border's) removed, trimmed to the thing (specks left out), scaled to fill the frame."""
-    gray = to_grayscale(image)
-    picture, inverted = ink_on_black(gray)
-    if size[0] != size[1]:
-        raise MnistlabError(f"Fashion-MNIST-style preparation needs a square model input, got {size}; use --no-prepare")
-    lifted = stretched_above(picture, border_level(picture))
-    thing, components = main_blobs(lifted, lifted > INK_FLOOR)
-    if not thing.any():
-        return Prepared(np.zeros(size, dtype=np.uint8), inverted, 0.0, 0)
-    return Prepared(fashion_style(thing, size[0]), inverted, float((thing > 0).mean()), components)
+    return prepared(image, size, "Fashion-MNIST-style", thing_alone, fashion_style)
 
 
 def resize_only(image: Image.Image, size: tuple[int, int]) -> Prepared:
