@@ -105,14 +105,13 @@ class Frontier:
         }
 
     def ensemble(self) -> dict:
-        seeds = "-".join(str(t.seed) for t in self.trials)
         folder = self.ensemble_folder
 
         def made(variant: str, tta: bool) -> dict:
             ensemble = ensemble_of(self.members, folder / variant, tta, self.dataset)
             return {**model_measures(ensemble, self.dataset), "path": str(folder / variant)}
 
-        return {variant: self._kept(f"ensemble-{seeds}" + ("-tta" if tta else ""), lambda variant=variant, tta=tta: made(variant, tta))
+        return {variant: self._kept(folder.name + ("-tta" if tta else ""), lambda variant=variant, tta=tta: made(variant, tta))
                 for variant, tta in (("plain", False), ("tta", True))}
 
     def abstention(self, name: str, path: str) -> dict:
