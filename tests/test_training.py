@@ -156,9 +156,44 @@ def test_optimizers_match_keras_updates(name: str) -> None:
     torch.testing.assert_close(weights.detach(), torch.tensor(KERAS_AFTER[name]), rtol=0, atol=2.5e-7)
 
 
+@pytest.mark.parametrize("name", ["sgd", "rmsprop", "adam"])
+def test_weight_decay_is_keras_decoupled_shrink_before_each_update(name: str) -> None:
+    # With zero gradients the updates themselves are zero, so only the decay moves the weights: by
+    # lr * weight_decay of themselves each step, even through SGD's momentum (which torch's own
+    # weight_decay would feed, shrinking them faster and faster).
+    start = torch.tensor([1.0, -1.0, 0.5, 2.0])
+    weights = torch.nn.Parameter(start.clone())
+    optimizer = make_optimizer(name, [weights], lr=0.1, weight_decay=0.5)
+    if name == "sgd":
+        optimizer.param_groups[0]["momentum"] = 0.9  # as a one-cycle schedule sets it
+    for _ in range(3):
+        weights.grad = torch.zeros(4)
+        optimizer.step()
+    torch.testing.assert_close(weights.detach(), start * 0.95**3, rtol=1e-6, atol=0)
+
+
+def test_weight_decay_zero_leaves_the_updates_as_keras_computes_them() -> None:
+    weights = torch.nn.Parameter(torch.tensor([1.0, -1.0, 0.5, 2.0]))
+    optimizer = make_optimizer("adam", [weights], weight_decay=0.0)
+    for gradient in KERAS_GRADIENTS:
+        weights.grad = torch.tensor(gradient)
+        optimizer.step()
+    torch.testing.assert_close(weights.detach(), torch.tensor(KERAS_AFTER["adam"]), rtol=0, atol=2.5e-7)
+
+
+def test_training_with_weight_decay_ends_with_smaller_weights(tmp_path: Path, digits) -> None:
+    norms = []
+    for decay in (0.0, 5.0):
+        run = train(digits_config(weight_decay=decay, epochs=2), out=tmp_path / str(decay), progress=QUIET, dataset=digits)
+        norms.append(sum(float(p.detach().norm()) for p in run.network.parameters()))
+        assert run.config.weight_decay == decay
+    assert norms[1] < 0.8 * norms[0]
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
+        ({"weight_decay": -0.1}, "weight_decay must be zero or a positive number"),
         ({"optimizer": "adagrad"}, "optimizer must be one of sgd, rmsprop, adam"),
         ({"schedule": "onecycle", "lr": 0.01}, "give its peak as peak_lr"),
         ({"peak_lr": 0.01}, "with a constant schedule give lr"),

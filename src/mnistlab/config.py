@@ -54,6 +54,8 @@ class TrainConfig:
     lr: float | None = field(default=None, metadata=_help("the constant learning rate (default: the optimizer's Keras default)"))
     schedule: str = field(default="constant", metadata=_help("constant, or onecycle: warm up to peak_lr over 25%% of the steps, then anneal to ~0"))
     peak_lr: float | None = field(default=None, metadata=_help("with --schedule onecycle, the learning rate at the top of the cycle (default: the optimizer's)"))
+    weight_decay: float = field(default=0.0, metadata=_help("Keras's decoupled weight decay (as AdamW): each step every weight first shrinks "
+                                                            "by learning rate x weight_decay of itself; 0: none"))
     batch_size: int = field(default=64, metadata=_help("images per gradient step"))
     epochs: int = field(default=5, metadata=_help("passes over the training set"))
     validation: str | float = field(default="test", metadata=_help("'test' (as the notebooks), 'none', or a held-out fraction of train such as 0.1"))
@@ -86,6 +88,8 @@ class TrainConfig:
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
                 raise MnistlabError(f"{key} must be a positive number, got {value!r}")
+        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) or not self.weight_decay >= 0:
+            raise MnistlabError(f"weight_decay must be zero or a positive number, got {self.weight_decay!r}")
         if self.schedule == "constant" and self.peak_lr is not None:
             raise MnistlabError("peak_lr is the top of a onecycle schedule; with a constant schedule give lr")
         if self.schedule == "onecycle" and self.lr is not None:

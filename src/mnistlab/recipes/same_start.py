@@ -105,7 +105,7 @@ def same_start(
     network = build_model(config.model, dataset.image_shape, dataset.num_classes)
     load_keras_weights(network, folder / "initial.npz")
     data = to_tensors(dataset, flat=True, validation="none")
-    optimizer = make_optimizer(config.optimizer, network.parameters(), config.learning_rate)
+    optimizer = make_optimizer(config.optimizer, network.parameters(), config.learning_rate, config.weight_decay)
     network.train()
     ours: list[float] = []
     for order in torch.from_numpy(orders):

@@ -89,7 +89,7 @@ def train(
         raise MnistlabError("every layer of the model is frozen (trainable = false), so there is nothing to train; make at least one layer trainable")
     # Under DDP each parameter keeps its own gradient for DDP's buckets: no flat parameter buffer.
     prepared = prepare(network, config.speedups if group is None else {**config.speedups, "flat_parameters": False})
-    optimizer = make_optimizer(config.optimizer, prepared.optimized, config.learning_rate)
+    optimizer = make_optimizer(config.optimizer, prepared.optimized, config.learning_rate, config.weight_decay)
     steps = (len(data.x_train) + config.batch_size - 1) // config.batch_size
     optimization = Optimization(
         optimizer, make_schedule(config.schedule, optimizer, config.epochs * steps),

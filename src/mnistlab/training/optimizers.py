@@ -9,8 +9,11 @@ weight's squared-gradient average is small (dead units, rarely used inputs):
   ``sqrt(v)``; torch adds eps to the corrected one.
 
 So ``rmsprop`` and ``adam`` here are small optimizers written from Keras's update rules, and
-``sgd`` (plain, no momentum) is torch's, which is the same arithmetic. Their defaults are
-Keras's, declared with the other settings in ``config.OPTIMIZER_DEFAULTS``.
+``sgd`` is torch's, which is the same arithmetic. Their defaults are Keras's, declared with the
+other settings in ``config.OPTIMIZER_DEFAULTS``.
+
+All three take Keras's ``weight_decay``: decoupled from the gradient (as AdamW), each step first
+shrinks every weight by ``lr * weight_decay`` of itself, then applies the update.
 """
 
 from __future__ import annotations
@@ -23,15 +26,41 @@ from mnistlab.config import OPTIMIZER_DEFAULTS
 from mnistlab.errors import MnistlabError
 
 
-class KerasRMSprop(torch.optim.Optimizer):
-    """RMSprop as Keras computes it: ``v = rho v + (1 - rho) g^2``, ``p -= lr g / sqrt(v + eps)``."""
+def decay_weights(group: dict) -> None:
+    """Keras's decoupled weight decay, before a step's update: ``p -= lr * weight_decay * p``."""
+    if group["weight_decay"]:
+        for p in group["params"]:
+            p.mul_(1 - group["lr"] * group["weight_decay"])
 
-    def __init__(self, params: Iterable[torch.Tensor], lr: float = 0.001, rho: float = 0.9, eps: float = 1e-7) -> None:
-        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps})
+
+class KerasSGD(torch.optim.SGD):
+    """torch's SGD (its momentum, which a one-cycle schedule sets), with Keras's decoupled weight decay
+    in place of torch's, which adds ``weight_decay * p`` to the gradient and so passes it through momentum."""
+
+    def __init__(self, params: Iterable[torch.Tensor], lr: float = 0.01, weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr=lr)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = weight_decay
 
     @torch.no_grad()
     def step(self, closure: None = None) -> None:
         for group in self.param_groups:
+            decay_weights({"params": group["params"], "lr": group["lr"], "weight_decay": group["decoupled_weight_decay"]})
+        super().step()
+
+
+class KerasRMSprop(torch.optim.Optimizer):
+    """RMSprop as Keras computes it: ``v = rho v + (1 - rho) g^2``, ``p -= lr g / sqrt(v + eps)``."""
+
+    def __init__(
+        self, params: Iterable[torch.Tensor], lr: float = 0.001, rho: float = 0.9, eps: float = 1e-7, weight_decay: float = 0.0
+    ) -> None:
+        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure: None = None) -> None:
+        for group in self.param_groups:
+            decay_weights(group)
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -50,13 +79,15 @@ class KerasAdam(torch.optim.Optimizer):
     """
 
     def __init__(
-        self, params: Iterable[torch.Tensor], lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7
+        self, params: Iterable[torch.Tensor], lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7,
+        weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
 
     @torch.no_grad()
     def step(self, closure: None = None) -> None:
         for group in self.param_groups:
+            decay_weights(group)
             beta1, beta2 = group["betas"]
             for p in group["params"]:
                 if p.grad is None:
@@ -74,16 +105,22 @@ class KerasAdam(torch.optim.Optimizer):
                 p.addcdiv_(m, v.sqrt().add_(group["eps"]), value=-alpha)
 
 
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"sgd": torch.optim.SGD, "rmsprop": KerasRMSprop, "adam": KerasAdam}
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"sgd": KerasSGD, "rmsprop": KerasRMSprop, "adam": KerasAdam}
 
 
-def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float | None = None) -> torch.optim.Optimizer:
-    """An optimizer with Keras defaults (``config.OPTIMIZER_DEFAULTS``); ``lr`` overrides the default learning rate."""
+def make_optimizer(
+    name: str, params: Iterable[torch.nn.Parameter], lr: float | None = None, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
+    """An optimizer with Keras defaults (``config.OPTIMIZER_DEFAULTS``); ``lr`` overrides the default learning rate,
+    ``weight_decay`` is Keras's decoupled one (0: none)."""
     if name not in OPTIMIZERS:
         raise MnistlabError(f"unknown optimizer '{name}'; choose one of {', '.join(OPTIMIZERS)}")
     if lr is not None and not lr > 0:
         raise MnistlabError(f"the learning rate must be positive, got {lr}")
-    return OPTIMIZERS[name](params, **{**OPTIMIZER_DEFAULTS[name], **({"lr": lr} if lr is not None else {})})
+    if not weight_decay >= 0:
+        raise MnistlabError(f"weight_decay must be zero or positive, got {weight_decay}")
+    settings = {**OPTIMIZER_DEFAULTS[name], **({"lr": lr} if lr is not None else {}), "weight_decay": weight_decay}
+    return OPTIMIZERS[name](params, **settings)
 
 
 def make_schedule(name: str, optimizer: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
