@@ -289,6 +289,13 @@ def test_auto_precision_is_bf16_for_cnns_on_amx_cpus_only(monkeypatch: pytest.Mo
     assert autocast_dtype("fp32", cpu) is None and autocast_dtype("bf16", cpu, convolutional=False) == torch.bfloat16
 
 
+@pytest.mark.parametrize(("flags", "name"), [("fpu avx2 avx512f amx_bf16 amx_tile", "Some CPU, AMX"), ("fpu avx2 avx512f", "Some CPU, AVX-512"),
+                                             ("fpu avx avx2 fma", "Some CPU, AVX2"), ("fpu sse2", "Some CPU")])
+def test_the_cpu_name_tells_apart_machines_of_one_model_name_by_their_vector_units(monkeypatch: pytest.MonkeyPatch, flags: str, name: str) -> None:
+    monkeypatch.setattr(device, "_cpu_info", lambda: ("processor\t: 0", "model name\t: Some CPU", f"flags\t\t: {flags}"))
+    assert device.cpu_name() == name
+
+
 @pytest.mark.parametrize("optimizer", ["rmsprop", "adam"])
 def test_one_flat_parameter_buffer_trains_exactly_as_separate_tensors(mnist, optimizer: str) -> None:
     data = to_tensors(mnist, flat=False, validation="none", seed=0, device=resolve_device("cpu"))

@@ -104,9 +104,7 @@ def chosen_recipes(names: list[str], notebook: str | None) -> list[Recipe]:
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
-    import torch
-
-    from mnistlab.device import cpu_name
+    from mnistlab.device import this_machine
     from mnistlab.recipes.reproduce import default_keras_side, reproduce
     from mnistlab.recipes.reproduction_report import recipe_verdict, save_report, text_report, total_seconds
 
@@ -117,7 +115,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     asked = chosen_recipes(args.names, args.notebook)
     table = Path(args.table)
     command = args.command_line
-    machine = f"{cpu_name()} ({torch.get_num_threads()} threads), torch {torch.__version__}"
+    machine = this_machine()
     started = time.perf_counter()
     done = reproduce(
         asked, list(range(args.seeds)), table.with_suffix(".json"), Path(args.runs_dir), data_dir=args.data_dir,
@@ -140,10 +138,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
 
 
 def run_accuracy(args: argparse.Namespace) -> int:
-    import torch
-
     from mnistlab.atomic import write_text
-    from mnistlab.device import cpu_name
+    from mnistlab.device import this_machine
     from mnistlab.recipes.accuracy import frontier
     from mnistlab.recipes.accuracy_report import markdown_report, summary_rows
     from mnistlab.recipes.reproduce import reproduce
@@ -156,7 +152,7 @@ def run_accuracy(args: argparse.Namespace) -> int:
             raise MnistlabError(f"{recipe.name} does not hold out one validation split for all its seeds, and every choice "
                                 "here is made on one; give its [train] validation = 0.1 and split_seed = 0")
     table = Path(args.table)
-    command, machine = args.command_line, f"{cpu_name()} ({torch.get_num_threads()} threads), torch {torch.__version__}"
+    command, machine = args.command_line, this_machine()
     done = reproduce(asked, list(range(args.seeds)), table.with_suffix(".json"), Path(args.runs_dir), data_dir=args.data_dir,
                      device=args.device, epochs=args.epochs, limit=args.limit, header={"command": command, "machine": machine},
                      train=args.train)
