@@ -108,3 +108,14 @@ def test_the_report_keeps_every_best_recipe_its_json_holds(capsys, tmp_path: Pat
     page = table.read_text()
     assert "## best-mnist" in page and "## tiny-best" in page  # naming one recipe does not drop the other's section
     assert page.index("## best-mnist") < page.index("## tiny-best")  # by name, not the one asked first
+    # each training records the machine it ran on, and a recipe's section says where its seeds were timed
+    results = table.with_suffix(".json")
+    saved = json.loads(results.read_text())
+    assert {t["machine"] for t in saved["trials"]} == {saved["machine"]}
+    for trial in saved["trials"]:
+        if trial["recipe"] == "best-mnist":
+            trial["machine"] = "Another CPU, AVX2 (2 threads), torch 2.13.0+cpu"
+    results.write_text(json.dumps(saved))
+    assert main(["accuracy", str(recipe), *quick, "--no-train"]) == 0
+    mnist, tiny = table.read_text().split("## best-mnist", 1)[1].split("## tiny-best")
+    assert "a seed on Another CPU, AVX2 (2 threads)" in mnist and f"a seed on {saved['machine']} (the ensemble" in tiny

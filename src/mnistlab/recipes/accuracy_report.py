@@ -14,6 +14,22 @@ VARIANTS = {"plain": "as trained", "tta": "with TTA"}
 OTHER_DATASET = "the other dataset (Fashion-MNIST for digits, MNIST for clothes)"
 
 
+ELSEWHERE_MARK = "‡"
+
+
+def trained_on(seeds: list[dict]) -> str:
+    """Where a recipe's seeds trained, as its sentence on time says it: "here" (the report's machine) where none recorded one."""
+    known = sorted({s["machine"] for s in seeds if s.get("machine")})
+    if not known:
+        return "here"
+    return "on " + " and ".join(known) + ("" if all(s.get("machine") for s in seeds) else " and machines not recorded")
+
+
+def elsewhere(seeds: list[dict], machine: str) -> bool:
+    """Whether some of the seeds were timed on a recorded machine other than the report's."""
+    return any(s.get("machine") not in (None, machine) for s in seeds)
+
+
 def reached(target: float | None, accuracy: float) -> str:
     return "—" if target is None else target_verdict(target, accuracy)
 
@@ -58,7 +74,7 @@ def recipe_section(recipe: Recipe, measured: dict) -> list[str]:
     seconds = [s["seconds"] for s in measured["seeds"]]
     config = recipe.config
     lines += [
-        f"Training takes {statistics.fmean(seconds):.0f} s a seed here (the ensemble: the sum, {sum(seconds) / 60:.1f} min). "
+        f"Training takes {statistics.fmean(seconds):.0f} s a seed {trained_on(measured['seeds'])} (the ensemble: the sum, {sum(seconds) / 60:.1f} min). "
         f"The seeds hold out {config.validation:.0%} of the training set (split_seed {config.holdout_seed}); ✓ marks the "
         "choice made on it.", "",
         markdown_table(["model", "chosen", "validation accuracy", "test accuracy", "test min–max", "target reached"], summary_rows(recipe, measured)),
@@ -85,7 +101,7 @@ def recipe_section(recipe: Recipe, measured: dict) -> list[str]:
     return lines
 
 
-def overview_rows(recipes: list[Recipe], measured: dict[str, dict]) -> list[list[str]]:
+def overview_rows(recipes: list[Recipe], measured: dict[str, dict], machine: str) -> list[list[str]]:
     """One row per trained recipe: its chosen models' test accuracy and the chosen ensemble's abstention."""
     rows = []
     for recipe in recipes:
@@ -96,7 +112,7 @@ def overview_rows(recipes: list[Recipe], measured: dict[str, dict]) -> list[list
         true, photos, *others = m["abstention"]["ensemble"]["rows"]
         rows.append([recipe.name, f"{single.mean:.4f} ({VARIANTS[m['single_choice']]})",
                      f"{m['ensemble'][m['ensemble_choice']]['test_accuracy']:.4f} ({VARIANTS[m['ensemble_choice']]})",
-                     f"{statistics.fmean(s['seconds'] for s in m['seeds']) / 60:.1f}",
+                     f"{statistics.fmean(s['seconds'] for s in m['seeds']) / 60:.1f}" + (ELSEWHERE_MARK if elsewhere(m["seeds"], machine) else ""),
                      *(f"{r['auroc_confidence']:.4f}" for r in others),
                      *(f"{r['answered_by_rule']:.1%}" for r in (true, photos)), " / ".join(f"{r['answered_by_rule']:.1%}" for r in others)])
     return rows
@@ -114,10 +130,11 @@ def markdown_report(recipes: list[Recipe], measured: dict[str, dict], command: s
         "decision thresholds, and whether test-time augmentation (TTA: the mean answer over the image and its one-pixel "
         "shifts, and their mirrors for a recipe trained with mirror images) is used. The test set is evaluated once per model shown and chooses nothing. A target is reached when "
         "the chosen single models' mean test accuracy, or the chosen ensemble's, is at least it. Times marked "
-        f"{BUSY_MARK} were taken while other processes kept more than {QUIET} of a core busy.",
+        f"{BUSY_MARK} were taken while other processes kept more than {QUIET} of a core busy; times marked {ELSEWHERE_MARK}, on "
+        "another machine than this one (each recipe's section says which): CPUs of one name can differ twofold in speed.",
         "",
     ]
-    overview = overview_rows(recipes, measured)
+    overview = overview_rows(recipes, measured, machine)
     if overview:
         rows = next(m for m in measured.values() if "ensemble" in m)["abstention"]["ensemble"]["rows"]
         others = [OTHER_DATASET, *(r["set"] for r in rows[3:])]  # the other dataset is MNIST or Fashion-MNIST, by recipe

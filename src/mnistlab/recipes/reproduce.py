@@ -50,6 +50,7 @@ class Trial:
     versions: dict
     run: str | None = None  # mnistlab's run folder
     others_busy: float | None = None  # cores other processes kept busy while it trained (None: not recorded)
+    machine: str | None = None  # the machine it trained on, as the results file's header names one (None: not recorded)
 
 
 def settings_key(recipe: Recipe, overrides: dict, framework: str) -> str:
@@ -227,7 +228,7 @@ def _ours(done: Reproduction, recipe: Recipe, config: TrainConfig, dataset: Data
     trial = Trial(
         recipe.name, "mnistlab", config.seed, key, run.metrics["test_accuracy"], run.metrics["test_loss"],
         last["accuracy"], last["loss"], run.metrics["epochs_run"], run.metrics["seconds"], run.metrics["versions"], str(out),
-        run.metrics["others_busy"],
+        run.metrics["others_busy"], done.store.header.get("machine"),
     )
     done.store.add(trial)
     done.seconds_now["mnistlab"] += trial.seconds
@@ -248,6 +249,7 @@ def _theirs(
     trial = Trial(
         recipe.name, "keras", config.seed, key, result["test_accuracy"], result["test_loss"], result["train_accuracy"],
         result["train_loss"], result["epochs_run"], result["seconds"], result["versions"], others_busy=round(others.others_busy(), 2),
+        machine=done.store.header.get("machine"),
     )
     done.store.add(trial)
     done.seconds_now["keras"] += trial.seconds
