@@ -26,11 +26,11 @@ from mnistlab.config import OPTIMIZER_DEFAULTS
 from mnistlab.errors import MnistlabError
 
 
-def decay_weights(group: dict) -> None:
+def decay_weights(params: Iterable[torch.Tensor], lr: float, weight_decay: float) -> None:
     """Keras's decoupled weight decay, before a step's update: ``p -= lr * weight_decay * p``."""
-    if group["weight_decay"]:
-        for p in group["params"]:
-            p.mul_(1 - group["lr"] * group["weight_decay"])
+    if weight_decay:
+        for p in params:
+            p.mul_(1 - lr * weight_decay)
 
 
 class KerasSGD(torch.optim.SGD):
@@ -45,7 +45,7 @@ class KerasSGD(torch.optim.SGD):
     @torch.no_grad()
     def step(self, closure: None = None) -> None:
         for group in self.param_groups:
-            decay_weights({"params": group["params"], "lr": group["lr"], "weight_decay": group["decoupled_weight_decay"]})
+            decay_weights(group["params"], group["lr"], group["decoupled_weight_decay"])
         super().step()
 
 
@@ -60,7 +60,7 @@ class KerasRMSprop(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: None = None) -> None:
         for group in self.param_groups:
-            decay_weights(group)
+            decay_weights(group["params"], group["lr"], group["weight_decay"])
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -87,7 +87,7 @@ class KerasAdam(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: None = None) -> None:
         for group in self.param_groups:
-            decay_weights(group)
+            decay_weights(group["params"], group["lr"], group["weight_decay"])
             beta1, beta2 = group["betas"]
             for p in group["params"]:
                 if p.grad is None:
