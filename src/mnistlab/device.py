@@ -39,8 +39,8 @@ def _cpu_info() -> tuple[str, ...]:
 
 def cpu_name() -> str:
     """The CPU model from /proc/cpuinfo where there is one, else the platform's word for it, with the
-    widest vector maths it offers torch's kernels: a cloud's "AMD EPYC" names machines of two
-    generations, AVX2 and AVX-512, that train the same CNN more than twice apart in time."""
+    widest vector maths it offers torch's kernels: a cloud's plain "AMD EPYC" has named machines
+    that train the same CNN more than twice apart in time, and the name alone cannot tell them apart."""
     model = next((line.split(":", 1)[1].strip() for line in _cpu_info() if line.startswith("model name")), "")
     name = model or platform.processor() or platform.machine()
     units = vector_units()
