@@ -36,6 +36,7 @@ def test_accuracy_report_resumes_and_chooses_on_validation(capsys, tmp_path: Pat
     command = ["accuracy", str(recipe), "--seeds", "2", "--table", str(table), "--runs-dir", str(runs), "--images", "100"]
     assert main(command) == 0
     first = capsys.readouterr().out
+    assert "tiny-best, seed 1: mnistlab ...\nTraining tiny-best: " in first and "\nEpoch 1/1 - " in first  # a long run says how far it has come
     saved = json.loads(table.with_suffix(".json").read_text())
     measures = {key.split("/", 2)[2]: value for key, value in saved["measures"].items()}
     models = {"seed-0", "seed-0-tta", "seed-1", "seed-1-tta", "ensemble-0-1", "ensemble-0-1-tta"}

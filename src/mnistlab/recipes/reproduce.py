@@ -223,7 +223,7 @@ def _ours(done: Reproduction, recipe: Recipe, config: TrainConfig, dataset: Data
         return
     log(f"{recipe.name}, seed {config.seed}: mnistlab ...")
     out = runs_dir / recipe.name / f"seed-{config.seed}"
-    run = train_and_report(config, out=out, progress=Progress(quiet=True), dataset=dataset, report=config.seed == done.seeds[0])
+    run = train_and_report(config, out=out, progress=Progress(live=False), dataset=dataset, report=config.seed == done.seeds[0])
     last = run.history[-1]
     trial = Trial(
         recipe.name, "mnistlab", config.seed, key, run.metrics["test_accuracy"], run.metrics["test_loss"],
@@ -232,7 +232,6 @@ def _ours(done: Reproduction, recipe: Recipe, config: TrainConfig, dataset: Data
     )
     done.store.add(trial)
     done.seconds_now["mnistlab"] += trial.seconds
-    log(f"  test accuracy {trial.test_accuracy:.4f} in {trial.seconds:.1f} s ({trial.epochs_run} epochs)")
 
 
 def _theirs(
