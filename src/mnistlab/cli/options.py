@@ -20,7 +20,9 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def add_device(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
-    parser.add_argument("--device", choices=DEVICES, default=default, help="where to compute (default: %(default)s)")
+    """``--device``; with no default, each recipe's own ``device`` setting decides (auto unless it names one)."""
+    said = "each recipe's own device setting, auto unless it names one" if default is None else "%(default)s"
+    parser.add_argument("--device", choices=DEVICES, default=default, help=f"where to compute (default: {said})")
 
 
 def add_tta(parser: argparse.ArgumentParser, decides: bool = True) -> None:
