@@ -107,6 +107,8 @@ def test_exercises_name_their_members() -> None:
         # a target is reached by the mean, not approached: in range and within 0.5 pp is still short
         (0.997, [0.9954, 0.9957, 0.9958, 0.9960, 0.9971], "target", "**no**: 0.10 pp short of 99.70%"),
         (0.995, [0.9948, 0.9950, 0.9951, 0.9953, 0.9958], "target", "yes: 99.50% reached"),
+        (0.997, [0.9971, 0.9969, 0.9969, 0.9972, 0.9968], "target", "**no**: 0.002 pp short of 99.70%"),  # one image
+        (0.997, [0.9964, 0.9964, 0.9972, 0.9974, 0.9976], "target", "yes: 99.70% reached"),  # their float mean is 0.99699...99
     ],
 )
 def test_verdict_rule(reference: float | None, values: list[float], source: str, expected: str) -> None:
