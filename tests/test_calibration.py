@@ -92,6 +92,14 @@ def test_abstention_table_on_fashion_letters_and_noise(capsys, data_dir: Path, c
         assert np.average([r[key] for r in by_letter], weights=weights) == pytest.approx(letters_row[key])
     assert all(r["answered_as"] in (None, *map(str, range(10))) for r in by_letter)
     assert "The letters it takes most for its classes" in out and "answered most as" in out
+    # the run's report now shows the same table and letters, and regenerating it keeps them
+    for _ in range(2):
+        page = (cnn_run.path / "report.html").read_text()
+        assert "Abstention on what is not its classes" in page and "Not measured yet" not in page
+        assert f"<td>noise</td><td>200</td><td>{noise['auroc_confidence']:.4f}</td>" in page
+        hardest = min(by_letter, key=lambda r: r["auroc_confidence"])
+        assert f"<td>{hardest['letter']}</td><td>{hardest['auroc_confidence']:.4f}</td>" in page
+        assert main(["report", str(cnn_run.path)]) == 0
     assert main(["abstention", str(cnn_run.path), "--images", "3"]) == 2
     assert "--images must be at least 10" in capsys.readouterr().err
 

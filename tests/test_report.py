@@ -18,7 +18,7 @@ from mnistlab.viz.report import REPORT_FIGURES
 from test_explore import assert_png
 
 QUIET = Progress(quiet=True)
-SECTIONS = ["curves", "confusion", "per-class", "confused-pairs", "mistakes", "correct", "confidence", "calibration", "model", "history", "metrics", "config"]
+SECTIONS = ["curves", "confusion", "per-class", "confused-pairs", "mistakes", "correct", "confidence", "calibration", "abstention", "model", "history", "metrics", "config"]
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,7 @@ def test_report_files_and_contents(tmp_path: Path, digits) -> None:
     assert page.count('src="data:image/png;base64,') == len(REPORT_FIGURES)
     assert "http://" not in page and "https://" not in page  # opens with no network
     assert f"{run.metrics['test_accuracy']:.4f}" in page and "Total params: 18,986" in page
+    assert f"Not measured yet: <code>mnistlab abstention {run.path}</code>" in page  # until it is measured
     analysis = json.loads((run.path / "report" / "analysis.json").read_text())
     assert sum(row["support"] for row in analysis["per_class"]) == len(digits.y_test)
     assert analysis["accuracy"] == pytest.approx(run.metrics["test_accuracy"])

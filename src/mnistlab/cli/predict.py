@@ -119,21 +119,25 @@ def run_abstention(args: argparse.Namespace) -> int:
     from mnistlab.atomic import write_json
     from mnistlab.data.loaders import load_dataset
     from mnistlab.errors import MnistlabError
-    from mnistlab.prediction.abstention import ABSTENTION_HEADERS, LETTER_HEADERS, abstention_rows, hardest_letters, measure, other_dataset
+    from mnistlab.prediction.abstention import (
+        ABSTENTION_FILE, ABSTENTION_HEADERS, LETTER_HEADERS, abstention_rows, hardest_letters, measure, other_dataset,
+    )
     from mnistlab.runs.store import load_run
+    from mnistlab.viz.report import write_report
 
     if args.images < 10:
         raise MnistlabError(f"--images must be at least 10, got {args.images}")
     run = load_run(args.run)
-    table = measure(run.path, load_dataset(run.config.dataset, args.data_dir), load_dataset(other_dataset(run.config.dataset), args.data_dir),
-                    args.images, args.seed)
+    dataset = load_dataset(run.config.dataset, args.data_dir)
+    table = measure(run.path, dataset, load_dataset(other_dataset(run.config.dataset), args.data_dir), args.images, args.seed)
     print_table(abstention_rows(table), ABSTENTION_HEADERS)
     print(f"'answered SCORE': at the threshold keeping {table['keep_answered']:.0%} of the true images answered; 'combined': every check at its threshold.")
     rows, others = hardest_letters(table)
     print(f"\nThe letters it takes most for its classes. {others}")
     print_table(rows, LETTER_HEADERS)
-    write_json(run.path / "abstention.json", table)
-    print(f"Written {run.path / 'abstention.json'}")
+    write_json(run.path / ABSTENTION_FILE, table)
+    print(f"Written {run.path / ABSTENTION_FILE}; the run's report shows it from now on:")
+    write_report(run, dataset)
     return 0
 
 

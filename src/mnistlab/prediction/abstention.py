@@ -33,6 +33,7 @@ from mnistlab.prediction.predictor import Predictor
 from mnistlab.tables import fixed
 
 FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
+ABSTENTION_FILE = "abstention.json"  # the table of a run, kept in its folder by ``mnistlab abstention RUN``
 KEEP_ANSWERED = 0.99  # thresholds that keep this share of the true images answered
 CHECKS = ("confidence", "margin", "distance")
 SCORES = (*CHECKS, "combined")
@@ -184,6 +185,13 @@ def per_letter(true_unsure: np.ndarray, scored: Scored, class_names: tuple[str, 
 
 ABSTENTION_HEADERS = ["set", "n", *(f"AUROC {k}" for k in SCORES), *(f"answered, {k}" for k in SCORES), "answered, run's rule",
                       "right when answered"]
+
+
+def abstention_caption(table: dict) -> str:
+    """What ``measure``'s table shows, in the words every report of it uses."""
+    return (f"AUROC of each unsure score against the true test images, and the share of each set answered at the thresholds that "
+            f"keep {table['keep_answered']:.0%} of them answered ('combined': every check at its threshold; the run's rule: its "
+            f"saved thresholds). {table['rows'][1]['images']} images a set, seed {table['seed']}.")
 
 
 def abstention_rows(table: dict) -> list[list[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 
-from mnistlab.prediction.abstention import ABSTENTION_HEADERS, LETTER_HEADERS, abstention_rows, hardest_letters
+from mnistlab.prediction.abstention import ABSTENTION_HEADERS, LETTER_HEADERS, abstention_caption, abstention_rows, hardest_letters
 from mnistlab.recipes import Recipe
 from mnistlab.recipes.reproduction_report import BUSY_MARK, QUIET, Spread, busy, target_verdict
 from mnistlab.tables import fixed, markdown_table
@@ -87,9 +87,7 @@ def recipe_section(recipe: Recipe, measured: dict) -> list[str]:
              "ensemble": f"the chosen ensemble ({VARIANTS.get(measured.get('ensemble_choice', ''), '')})"}
     for which, table in measured["abstention"].items():
         lines += [
-            f"Abstention of {names[which]}: AUROC of each unsure score against the true test images, and the share of each set "
-            f"answered at the thresholds that keep {table['keep_answered']:.0%} of them answered ('combined': every check at its "
-            f"threshold; the run's rule: its saved thresholds). {table['rows'][1]['images']} images a set, seed {table['seed']}.", "",
+            f"Abstention of {names[which]}: {abstention_caption(table)}", "",
             markdown_table(ABSTENTION_HEADERS, abstention_rows(table)),
         ]
     ensemble = measured["abstention"].get("ensemble", {})

@@ -11,6 +11,9 @@ from mnistlab.data.dataset import Dataset
 from mnistlab.evaluation.analysis import Analysis, analyze
 from mnistlab.evaluation.calibration import ECE_BINS, reliability, with_temperature
 from mnistlab.models.summary import summary
+from mnistlab.prediction.abstention import (
+    ABSTENTION_FILE, ABSTENTION_HEADERS, LETTER_HEADERS, abstention_caption, abstention_rows, hardest_letters,
+)
 from mnistlab.prediction.decision import RULE_FILE, Thresholds, load_rule
 from mnistlab.runs.store import HISTORY_COLUMNS, Run
 from mnistlab.viz import html
@@ -68,6 +71,23 @@ def calibration_section(calibrated: dict, thresholds: Thresholds | None, figure:
         f"<p>{html.escape(how)}</p>", html.figure_img(figure, "reliability diagram"))
 
 
+def abstention_section(run_path: Path) -> str:
+    """The run's abstention table and the letters it takes for its classes, as ``mnistlab abstention RUN`` measured
+    them; until then, the command that does."""
+    path = run_path / ABSTENTION_FILE
+    if not path.is_file():
+        return html.section("abstention", "Abstention", f"<p>Not measured yet: <code>mnistlab abstention {html.escape(str(run_path))}</code> "
+                            "measures how often the run answers things that are not its classes (the other dataset, letters, noise) "
+                            "and adds the table here.</p>")
+    table = json.loads(path.read_text(encoding="utf-8"))
+    letters = []
+    if "letters" in table:
+        rows, others = hardest_letters(table)
+        letters = [f"<p>{html.escape(f'The letters it takes most for its classes. {others}')}</p>", html.table(LETTER_HEADERS, rows)]
+    return html.section("abstention", "Abstention on what is not its classes", f"<p>{html.escape(abstention_caption(table))}</p>",
+                        html.table(ABSTENTION_HEADERS, abstention_rows(table), scroll=True), *letters)
+
+
 def members_section(metrics: dict) -> str:
     """An ensemble's members (prediction/ensemble.py) in place of training curves: it was not trained, they were."""
     rows = [[path, fixed(accuracy)] for path, accuracy in zip(metrics.get("members", []), metrics.get("member_test_accuracy", []))]
@@ -106,6 +126,7 @@ def render_html(run: Run, analysis: Analysis, figures: dict[str, Path], calibrat
         html.section("correct", "Correct predictions", html.figure_img(figures["correct.png"], "correct predictions gallery")),
         html.section("confidence", "Confidence", html.figure_img(figures["confidence.png"], "confidence histogram")),
         calibration_section(calibrated, thresholds, figures["reliability.png"]),
+        abstention_section(run.path),
         html.section("model", "Model", html.pre(summary(run.network, name=str(run.config.model if isinstance(run.config.model, str) else "custom")))),
         html.section(
             "history", "History",
