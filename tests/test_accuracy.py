@@ -48,6 +48,9 @@ def test_accuracy_report_resumes_and_chooses_on_validation(capsys, tmp_path: Pat
         assert measures[f"seed-{seed}"]["test_accuracy"] == plain["test_accuracy"]
         assert measures[f"seed-{seed}-tta"]["val_accuracy"] == tta["val_accuracy"]
         assert 0 <= measures[f"seed-{seed}"]["ece_after"] < 0.2
+        # the thread counts it trained with, which its result depends on, are kept and shown beside its time
+        trial = next(t for t in saved["trials"] if t["seed"] == seed)
+        assert trial["threads"] == plain["threads"] and all(isinstance(n, int) and n >= 1 for n in trial["threads"])
     ensemble = json.loads((runs / "tiny-best" / "ensemble-0-1" / "tta" / "metrics.json").read_text())
     assert ensemble["tta"] and len(ensemble["members"]) == 2 and measures["ensemble-0-1-tta"]["test_accuracy"] == ensemble["test_accuracy"]
     # TTA is chosen for the single models exactly when their mean validation accuracy is higher
@@ -57,6 +60,8 @@ def test_accuracy_report_resumes_and_chooses_on_validation(capsys, tmp_path: Pat
     assert set(measures) - models == {f"abstention-seed-0-{'tta' if single == 'with TTA' else 'plain'}-100",
                                       f"abstention-ensemble-{ensemble_choice}-100"}  # the chosen models', 100 images a set
     page = table.read_text()
+    threads = ", ".join(map(str, saved["trials"][1]["threads"]))
+    assert next(line for line in page.splitlines() if line.startswith("| 1 | ")).split(" | ")[4] == threads
     row = next(line for line in page.splitlines() if line.startswith(f"| single model, {single}"))
     assert "| ✓ |" in row and "**no**: " in row and "pp short of 99.00%" in row  # a 1-epoch MLP on 3,000 images misses 99%
     assert "yes: 50.00% reached" in page and "Abstention of the chosen single model" in page and "letters" in page

@@ -55,10 +55,11 @@ def seed_rows(measured: dict) -> list[list[str]]:
     rows = []
     for s in measured["seeds"]:
         rows.append([str(s["seed"]), *(f"{s['plain'][k]:.4f} / {s['tta'][k]:.4f}" for k in ("val_accuracy", "test_accuracy")),
-                     f"{s['seconds'] / 60:.1f}" + (BUSY_MARK if busy(s["others_busy"]) else ""), *calibration_cells(s["plain"]), *calibration_cells(s["tta"])])
+                     f"{s['seconds'] / 60:.1f}" + (BUSY_MARK if busy(s["others_busy"]) else ""),
+                     ", ".join(map(str, s["threads"])) if s.get("threads") else "—", *calibration_cells(s["plain"]), *calibration_cells(s["tta"])])
     for variant, label in VARIANTS.items() if "ensemble" in measured else ():
         model = measured["ensemble"][variant]
-        rows.append([f"ensemble, {label}", fixed(model["val_accuracy"]), fixed(model["test_accuracy"]), "",
+        rows.append([f"ensemble, {label}", fixed(model["val_accuracy"]), fixed(model["test_accuracy"]), "", "",
                      *(calibration_cells(model) if variant == "plain" else ["", ""]), *(calibration_cells(model) if variant == "tta" else ["", ""])])
     return rows
 
@@ -78,9 +79,11 @@ def recipe_section(recipe: Recipe, measured: dict) -> list[str]:
         f"The seeds hold out {config.validation:.0%} of the training set (split_seed {config.holdout_seed}); ✓ marks the "
         "choice made on it.", "",
         markdown_table(["model", "chosen", "validation accuracy", "test accuracy", "test min–max", "target reached"], summary_rows(recipe, measured)),
-        "Every seed: accuracy as trained / with TTA; the temperature fitted on the validation split and the expected "
-        "calibration error (15 bins) on the test set before → after it, for the model as trained and with TTA.", "",
-        markdown_table(["seed", "validation accuracy", "test accuracy", "training min", "temperature", "ECE", "temperature, TTA", "ECE, TTA"],
+        "Every seed: accuracy as trained / with TTA; the thread counts torch trained it with (the result depends on "
+        "them: to train a seed again as it was, set `$MNISTLAB_THREADS` to its one count; —: not recorded); "
+        "the temperature fitted on the validation split and the expected calibration error (15 bins) on the test set before → "
+        "after it, for the model as trained and with TTA.", "",
+        markdown_table(["seed", "validation accuracy", "test accuracy", "training min", "threads", "temperature", "ECE", "temperature, TTA", "ECE, TTA"],
                        seed_rows(measured)),
     ]
     names = {"single": f"the chosen single model (seed {measured['seeds'][0]['seed']}, {VARIANTS[measured['single_choice']]})",

@@ -51,6 +51,7 @@ class Trial:
     run: str | None = None  # mnistlab's run folder
     others_busy: float | None = None  # cores other processes kept busy while it trained (None: not recorded)
     machine: str | None = None  # the machine it trained on, as the results file's header names one (None: not recorded)
+    threads: list[int] | None = None  # every thread count torch computed with (one count: a rerun replays it; None: not recorded)
 
 
 def settings_key(recipe: Recipe, overrides: dict, framework: str) -> str:
@@ -228,7 +229,7 @@ def _ours(done: Reproduction, recipe: Recipe, config: TrainConfig, dataset: Data
     trial = Trial(
         recipe.name, "mnistlab", config.seed, key, run.metrics["test_accuracy"], run.metrics["test_loss"],
         last["accuracy"], last["loss"], run.metrics["epochs_run"], run.metrics["seconds"], run.metrics["versions"], str(out),
-        run.metrics["others_busy"], done.store.header.get("machine"),
+        run.metrics["others_busy"], done.store.header.get("machine"), run.metrics["threads"],
     )
     done.store.add(trial)
     done.seconds_now["mnistlab"] += trial.seconds
