@@ -136,8 +136,8 @@ def frontier(done: Reproduction, recipe: Recipe, runs_dir: Path, data_dir: str |
         measuring.forget()
     if not measuring.trials:
         return {"seeds": []}
-    seeds = [{"seed": t.seed, "seconds": t.seconds, "others_busy": t.others_busy, "machine": t.machine, "threads": t.threads, "run": t.run, **measuring.seed(t.seed, t.run)}
-             for t in measuring.trials]
+    seeds = [{"seed": t.seed, "seconds": t.seconds, "others_busy": t.others_busy, "machine": t.machine, "threads": t.threads, "run": t.run,
+              **measuring.seed(t.seed, t.run)} for t in measuring.trials]
     single = chosen({v: [s[v] for s in seeds] for v in ("plain", "tta")})
     first = seeds[0]["run"] if single == "plain" else str(Path(seeds[0]["run"]) / TTA_FOLDER)
     result = {"seeds": seeds, "single_choice": single, "abstention": {"single": measuring.abstention(f"seed-{seeds[0]['seed']}-{single}", first)}}

@@ -51,7 +51,7 @@ class Trial:
     run: str | None = None  # mnistlab's run folder
     others_busy: float | None = None  # cores other processes kept busy while it trained (None: not recorded)
     machine: str | None = None  # the machine it trained on, as the results file's header names one (None: not recorded)
-    threads: list[int] | None = None  # every thread count torch computed with (one count: a rerun replays it; None: not recorded)
+    threads: list[int] | None = None  # every thread count torch computed with, which the result depends on (None: not recorded)
 
 
 def settings_key(recipe: Recipe, overrides: dict, framework: str) -> str:
