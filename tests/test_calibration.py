@@ -100,6 +100,13 @@ def test_abstention_table_on_fashion_letters_and_noise(capsys, data_dir: Path, c
         hardest = min(by_letter, key=lambda r: r["auroc_confidence"])
         assert f"<td>{hardest['letter']}</td><td>{hardest['auroc_confidence']:.4f}</td>" in page
         assert main(["report", str(cnn_run.path)]) == 0
+    # a damaged table is one line and exit 2, not a traceback or a report without it
+    saved = (cnn_run.path / "abstention.json").read_text()
+    for damaged in (saved[: len(saved) // 2], json.dumps({"rows": []})):
+        (cnn_run.path / "abstention.json").write_text(damaged)
+        assert main(["report", str(cnn_run.path)]) == 2
+        assert "abstention.json is damaged" in capsys.readouterr().err
+    (cnn_run.path / "abstention.json").write_text(saved)
     assert main(["abstention", str(cnn_run.path), "--images", "3"]) == 2
     assert "--images must be at least 10" in capsys.readouterr().err
 

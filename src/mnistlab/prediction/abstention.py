@@ -18,6 +18,7 @@ answers show which letters the run takes for its classes (a written O for a zero
 
 from __future__ import annotations
 
+import json
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,6 +186,19 @@ def per_letter(true_unsure: np.ndarray, scored: Scored, class_names: tuple[str, 
 
 ABSTENTION_HEADERS = ["set", "n", *(f"AUROC {k}" for k in SCORES), *(f"answered, {k}" for k in SCORES), "answered, run's rule",
                       "right when answered"]
+
+
+def saved_table(run_path: Path) -> dict | None:
+    """The table ``mnistlab abstention RUN`` kept in the run's folder, or None before it has measured one."""
+    path = run_path / ABSTENTION_FILE
+    if not path.is_file():
+        return None
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+        _ = abstention_caption(table), abstention_rows(table)  # every field the reports show is there
+    except (json.JSONDecodeError, TypeError, KeyError, IndexError) as exc:
+        raise MnistlabError(f"{path} is damaged ({exc!r}); measure it again with `mnistlab abstention {run_path}`") from None
+    return table
 
 
 def abstention_caption(table: dict) -> str:

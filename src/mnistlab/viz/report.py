@@ -12,7 +12,7 @@ from mnistlab.evaluation.analysis import Analysis, analyze
 from mnistlab.evaluation.calibration import ECE_BINS, reliability, with_temperature
 from mnistlab.models.summary import summary
 from mnistlab.prediction.abstention import (
-    ABSTENTION_FILE, ABSTENTION_HEADERS, LETTER_HEADERS, abstention_caption, abstention_rows, hardest_letters,
+    ABSTENTION_HEADERS, LETTER_HEADERS, abstention_caption, abstention_rows, hardest_letters, saved_table,
 )
 from mnistlab.prediction.decision import RULE_FILE, Thresholds, load_rule
 from mnistlab.runs.store import HISTORY_COLUMNS, Run
@@ -74,12 +74,11 @@ def calibration_section(calibrated: dict, thresholds: Thresholds | None, figure:
 def abstention_section(run_path: Path) -> str:
     """The run's abstention table and the letters it takes for its classes, as ``mnistlab abstention RUN`` measured
     them; until then, the command that does."""
-    path = run_path / ABSTENTION_FILE
-    if not path.is_file():
+    table = saved_table(run_path)
+    if table is None:
         return html.section("abstention", "Abstention", f"<p>Not measured yet: <code>mnistlab abstention {html.escape(str(run_path))}</code> "
                             "measures how often the run answers things that are not its classes (the other dataset, letters, noise) "
                             "and adds the table here.</p>")
-    table = json.loads(path.read_text(encoding="utf-8"))
     letters = []
     if "letters" in table:
         rows, others = hardest_letters(table)
