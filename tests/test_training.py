@@ -117,26 +117,6 @@ def test_horizontal_flip_mirrors_about_half_the_images() -> None:
     assert 70 < sum(mirrored) < 130
 
 
-def test_elastic_distortion_moves_each_pixel_by_a_smooth_random_field_of_the_size_asked() -> None:
-    torch.manual_seed(0)
-    columns, rows = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="xy")
-    ramps = torch.stack([columns, rows]).expand(50, 2, 28, 28)  # each pixel holds its own x and y
-    moved = Augmentation(rotation=0, shift=0, shear=0, zoom=0, elastic=36.0, elastic_sigma=6.0)(ramps)
-    inside = (slice(None), slice(None), slice(4, 24), slice(4, 24))  # where no displaced read falls off the image
-    displacement = (moved - ramps)[inside]  # bilinear reads of a ramp give the point read: the field itself
-    size = displacement.pow(2).mean().sqrt()
-    assert 0.4 < size < 2.0  # about a pixel, as Ciresan et al.'s 36 and 6 move strokes
-    step = (displacement[..., 1:] - displacement[..., :-1]).abs().mean()
-    assert step < 0.3 * size  # neighbours move alike: smooth, not per-pixel noise
-    assert (displacement[0] - displacement[1]).abs().mean() > 0.5 * size  # each image gets its own field
-    still = Augmentation(rotation=0, shift=0, shear=0, zoom=0, elastic=0.0)(ramps)
-    assert torch.allclose(still, ramps, atol=1e-4)
-    with pytest.raises(MnistlabError, match="elastic"):
-        TrainConfig(augment={"elastic": -1.0})
-    with pytest.raises(MnistlabError, match="elastic_sigma"):
-        TrainConfig(augment={"elastic": 30.0, "elastic_sigma": 0.0})
-
-
 def test_training_with_augmentation_sees_warped_images(tmp_path: Path, mnist) -> None:
     config = TrainConfig(name="aug", model="cnn", epochs=1, limit=256, augment={}, optimizer="adam", batch_size=128)
     warped = train(config, out=tmp_path / "warped", progress=QUIET, dataset=mnist)

@@ -28,10 +28,8 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
     "adam": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7},
 }
 # The batch-norm notebook's (003) ImageDataGenerator ranges: degrees, fractions of a side, degrees, scale;
-# Keras's horizontal_flip (mirror half the images: for clothes, not for digits), off there; and elastic
-# distortion's scale and smoothness in pixels (training/augment.py), off.
-AUGMENT_DEFAULTS: dict[str, float | bool] = {"rotation": 8.0, "shift": 0.08, "shear": 0.3, "zoom": 0.08, "horizontal_flip": False,
-                                             "elastic": 0.0, "elastic_sigma": 6.0}
+# and Keras's horizontal_flip (mirror half the images: for clothes, not for digits), off there.
+AUGMENT_DEFAULTS: dict[str, float | bool] = {"rotation": 8.0, "shift": 0.08, "shear": 0.3, "zoom": 0.08, "horizontal_flip": False}
 # Outlier exposure (training/outliers.py): scribbles per batch as a share of its images, the weight of
 # their loss beside the batch's, and how many different scribbles are drawn for the run.
 OUTLIER_DEFAULTS: dict[str, float | int] = {"share": 0.25, "weight": 0.5, "images": 10_000}
@@ -102,10 +100,7 @@ class TrainConfig:
             raise MnistlabError(f"name must be a string, got {self.name!r}")
         self.validation = parse_validation(self.validation)
         if self.augment is not None:
-            augment = _table("augment", self.augment, AUGMENT_DEFAULTS)
-            if augment["elastic"] < 0 or augment["elastic_sigma"] <= 0:
-                raise MnistlabError(f"augment: elastic (pixels of displacement, 0 for none) must be at least 0 and elastic_sigma "
-                                    f"(pixels) above 0; got {augment['elastic']!r} and {augment['elastic_sigma']!r}")
+            _table("augment", self.augment, AUGMENT_DEFAULTS)
         if self.outliers is not None:
             outliers = _table("outliers", self.outliers, OUTLIER_DEFAULTS)
             if not 0 < outliers["share"] <= 1 or outliers["weight"] <= 0 or not _is_int(outliers["images"]) or outliers["images"] < 1:

@@ -5,11 +5,6 @@ shear_range, zoom_range, horizontal_flip)`` as the batch-norm notebook uses it: 
 random rotation (degrees), shift (fraction of the side), shear (degrees) and independent x/y zoom
 in [1 - zoom, 1 + zoom], and with ``horizontal_flip`` a mirror image half the time; edges are
 filled with the nearest pixel.
-
-``elastic`` adds Simard et al.'s (2003) elastic distortion to the same warp: every pixel is read from a
-point moved by a random field, uniform noise in [-1, 1] smoothed by a Gaussian of ``elastic_sigma``
-pixels and scaled by ``elastic`` pixels, so strokes bend as a hand's do (Ciresan et al. 2012 use
-36 and 6 with rotations and zooms). Off (0) in the notebooks' settings.
 """
 
 from __future__ import annotations
@@ -30,8 +25,6 @@ class Augmentation:
     shear: float  # degrees
     zoom: float  # scale uniform in [1 - zoom, 1 + zoom], x and y independently
     horizontal_flip: bool = False  # mirror left-right with probability 1/2
-    elastic: float = 0.0  # scale of the elastic displacement field, pixels (0: none)
-    elastic_sigma: float = 6.0  # width of the Gaussian that smooths it, pixels
 
     def matrices(self, n: int, device: torch.device) -> torch.Tensor:
         """(n, 2, 3) affine matrices mapping output to input coordinates (normalized [-1, 1])."""
@@ -57,21 +50,4 @@ class Augmentation:
         """Warp a batch (N, C, H, W) with a fresh random transform per image."""
         theta = self.matrices(len(images), images.device).to(images.dtype)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-        if self.elastic > 0:
-            grid = grid + elastic_field(len(images), images.shape[-2:], self.elastic, self.elastic_sigma, images.device).to(grid.dtype)
         return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-
-def elastic_field(n: int, size: tuple[int, int], scale: float, sigma: float, device: torch.device) -> torch.Tensor:
-    """(n, H, W, 2) random displacements in normalized coordinates (x, y): uniform noise in [-1, 1] per pixel,
-    smoothed by a Gaussian of ``sigma`` pixels (zeros beyond the edges), times ``scale`` pixels."""
-    height, width = size
-    radius = max(1, math.ceil(3 * sigma))
-    offsets = torch.arange(-radius, radius + 1, dtype=torch.float32, device=device)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    noise = torch.rand(n * 2, 1, height, width, device=device) * 2 - 1
-    smooth = F.conv2d(noise, kernel.view(1, 1, -1, 1), padding=(radius, 0))  # down the columns, then along the rows
-    smooth = F.conv2d(smooth, kernel.view(1, 1, 1, -1), padding=(0, radius)).view(n, 2, height, width)
-    to_normalized = torch.tensor([2 / width, 2 / height], device=device)  # a side spans 2
-    return smooth.permute(0, 2, 3, 1) * scale * to_normalized
