@@ -11,7 +11,10 @@ other, and one member's are enough to place an image among the training images.
 Test-time augmentation shows each network the image as it is and moved by one pixel up, down,
 left and right (digits and clothes are centred by their datasets, so such small shifts keep them
 what they are), and averages the answers: the same pictures ``mnistlab predict`` prepares, seen a
-little off-centre, as training augmentation taught the network to read them.
+little off-centre, as training augmentation taught the network to read them. More views did not
+read better: over the 3x3 grid of one-pixel shifts, or with two-pixel ones too, the best recipes' 5
+seeds were no more accurate on their validation images (best-mnist 0.99660 and 0.99663 against
+0.99667; best-fashion, with mirrors, 0.95147 over the grid against 0.95163).
 """
 
 from __future__ import annotations
