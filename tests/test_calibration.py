@@ -102,7 +102,9 @@ def test_abstention_table_on_fashion_letters_and_noise(capsys, data_dir: Path, c
         assert main(["report", str(cnn_run.path)]) == 0
     # a damaged table is one line and exit 2, not a traceback or a report without it
     saved = (cnn_run.path / "abstention.json").read_text()
-    for damaged in (saved[: len(saved) // 2], json.dumps({"rows": []})):
+    letter_lost = {**table, "letters": [{"letter": "A"}, *table["letters"][1:]]}  # a letter without its AUROC
+    text_for_number = {**table, "rows": [{**table["rows"][0], "answered_by_rule": "most"}, *table["rows"][1:]]}
+    for damaged in (saved[: len(saved) // 2], json.dumps({"rows": []}), json.dumps(letter_lost), json.dumps(text_for_number)):
         (cnn_run.path / "abstention.json").write_text(damaged)
         assert main(["report", str(cnn_run.path)]) == 2
         assert "abstention.json is damaged" in capsys.readouterr().err

@@ -188,19 +188,6 @@ ABSTENTION_HEADERS = ["set", "n", *(f"AUROC {k}" for k in SCORES), *(f"answered,
                       "right when answered"]
 
 
-def saved_table(run_path: Path) -> dict | None:
-    """The table ``mnistlab abstention RUN`` kept in the run's folder, or None before it has measured one."""
-    path = run_path / ABSTENTION_FILE
-    if not path.is_file():
-        return None
-    try:
-        table = json.loads(path.read_text(encoding="utf-8"))
-        _ = abstention_caption(table), abstention_rows(table)  # every field the reports show is there
-    except (json.JSONDecodeError, TypeError, KeyError, IndexError) as exc:
-        raise MnistlabError(f"{path} is damaged ({exc!r}); measure it again with `mnistlab abstention {run_path}`") from None
-    return table
-
-
 def abstention_caption(table: dict) -> str:
     """What ``measure``'s table shows, in the words every report of it uses."""
     return (f"AUROC of each unsure score against the true test images, and the share of each set answered at the thresholds that "
@@ -225,3 +212,24 @@ def hardest_letters(table: dict, shown: int = 12) -> tuple[list[list[str]], str]
     rows = [[r["letter"], f"{r['auroc_confidence']:.4f}", f"{r['answered_by_rule']:.1%}", r["answered_as"] or "—"] for r in ordered[:shown]]
     rest = [r["auroc_confidence"] for r in ordered[shown:]]
     return rows, (f"The other {len(rest)} letters: AUROC {min(rest):.4f}–{max(rest):.4f}, median {np.median(rest):.4f}." if rest else "")
+
+
+@dataclass(frozen=True)
+class SavedAbstention:
+    """The table ``mnistlab abstention RUN`` kept in the run's folder, as the reports show it."""
+
+    caption: str
+    rows: list[list[str]]  # under ABSTENTION_HEADERS
+    letters: tuple[list[list[str]], str] | None  # ``hardest_letters``, when the table measured letters
+
+
+def saved_abstention(run_path: Path) -> SavedAbstention | None:
+    """The run's kept abstention table as text, or None before it has measured one; a damaged file is one line."""
+    path = run_path / ABSTENTION_FILE
+    if not path.is_file():
+        return None
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+        return SavedAbstention(abstention_caption(table), abstention_rows(table), hardest_letters(table) if "letters" in table else None)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:  # ValueError: bad JSON, or text where a number goes
+        raise MnistlabError(f"{path} is damaged ({exc!r}); measure it again with `mnistlab abstention {run_path}`") from None

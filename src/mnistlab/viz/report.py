@@ -12,7 +12,7 @@ from mnistlab.evaluation.analysis import Analysis, analyze
 from mnistlab.evaluation.calibration import ECE_BINS, reliability, with_temperature
 from mnistlab.models.summary import summary
 from mnistlab.prediction.abstention import (
-    ABSTENTION_HEADERS, LETTER_HEADERS, abstention_caption, abstention_rows, hardest_letters, saved_table,
+    ABSTENTION_HEADERS, LETTER_HEADERS, saved_abstention,
 )
 from mnistlab.prediction.decision import RULE_FILE, Thresholds, load_rule
 from mnistlab.runs.store import HISTORY_COLUMNS, Run
@@ -74,17 +74,17 @@ def calibration_section(calibrated: dict, thresholds: Thresholds | None, figure:
 def abstention_section(run_path: Path) -> str:
     """The run's abstention table and the letters it takes for its classes, as ``mnistlab abstention RUN`` measured
     them; until then, the command that does."""
-    table = saved_table(run_path)
-    if table is None:
+    saved = saved_abstention(run_path)
+    if saved is None:
         return html.section("abstention", "Abstention", f"<p>Not measured yet: <code>mnistlab abstention {html.escape(str(run_path))}</code> "
                             "measures how often the run answers things that are not its classes (the other dataset, letters, noise) "
                             "and adds the table here.</p>")
     letters = []
-    if "letters" in table:
-        rows, others = hardest_letters(table)
+    if saved.letters is not None:
+        rows, others = saved.letters
         letters = [f"<p>{html.escape(f'The letters it takes most for its classes. {others}')}</p>", html.table(LETTER_HEADERS, rows)]
-    return html.section("abstention", "Abstention on what is not its classes", f"<p>{html.escape(abstention_caption(table))}</p>",
-                        html.table(ABSTENTION_HEADERS, abstention_rows(table), scroll=True), *letters)
+    return html.section("abstention", "Abstention on what is not its classes", f"<p>{html.escape(saved.caption)}</p>",
+                        html.table(ABSTENTION_HEADERS, saved.rows, scroll=True), *letters)
 
 
 def members_section(metrics: dict) -> str:
