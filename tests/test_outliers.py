@@ -20,27 +20,16 @@ from mnistlab.training.outliers import OutlierExposure, uniform_cross_entropy
 from mnistlab.training.progress import Progress
 
 
-@pytest.mark.parametrize("glyphs", [0.0, 1.0])
-def test_scribbles_are_laid_out_as_mnist_digits(glyphs: float) -> None:
-    pictures = scribbles(50, seed=3, glyphs=glyphs)
+def test_scribbles_are_laid_out_as_mnist_digits() -> None:
+    pictures = scribbles(50, seed=3)
     assert pictures.shape == (50, 28, 28) and pictures.dtype == np.uint8
-    assert np.array_equal(pictures, scribbles(50, seed=3, glyphs=glyphs)) and not np.array_equal(pictures, scribbles(50, seed=4, glyphs=glyphs))
+    assert np.array_equal(pictures, scribbles(50, seed=3)) and not np.array_equal(pictures, scribbles(50, seed=4))
     for picture in pictures:
         rows, cols = np.flatnonzero(picture.any(axis=1)), np.flatnonzero(picture.any(axis=0))
         assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 <= 22  # the 20-pixel box, and a pixel of anti-aliasing
         cy, cx = ndimage.center_of_mass(picture.astype(float))
         assert abs(cy - 13.5) <= 1 and abs(cx - 13.5) <= 1
     assert scribbles(4, seed=0, side=8).shape == (4, 8, 8)
-
-
-def test_glyphs_hold_together_as_characters_do() -> None:
-    """Each glyph's strokes start where an earlier one touched; free scribbles often fall apart in pieces."""
-    def in_one_piece(pictures: np.ndarray) -> float:
-        return float(np.mean([ndimage.label(picture > 40)[1] == 1 for picture in pictures]))
-
-    mixed = scribbles(200, seed=5, glyphs=0.5)
-    assert np.array_equal(mixed[:100], scribbles(100, seed=5))  # the scribbles a seed draws stay the same beside glyphs
-    assert in_one_piece(mixed[100:]) >= 0.9 > in_one_piece(mixed[:100])
 
 
 def test_uniform_cross_entropy_is_the_soft_target_loss() -> None:
@@ -79,7 +68,7 @@ def test_training_with_outliers_makes_the_network_unsure_of_new_scribbles(tmp_pa
     assert confidence[True] < confidence[False] - 0.2, confidence
 
 
-@pytest.mark.parametrize("bad", [{"share": 0}, {"weight": -1.0}, {"images": 0}, {"images": 2.5}, {"glyphs": 1.5}, {"count": 3}])
+@pytest.mark.parametrize("bad", [{"share": 0}, {"weight": -1.0}, {"images": 0}, {"images": 2.5}, {"count": 3}])
 def test_bad_outlier_settings_are_refused(bad: dict) -> None:
     with pytest.raises(MnistlabError, match="outliers"):
         TrainConfig(outliers=bad)

@@ -31,9 +31,8 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
 # and Keras's horizontal_flip (mirror half the images: for clothes, not for digits), off there.
 AUGMENT_DEFAULTS: dict[str, float | bool] = {"rotation": 8.0, "shift": 0.08, "shear": 0.3, "zoom": 0.08, "horizontal_flip": False}
 # Outlier exposure (training/outliers.py): scribbles per batch as a share of its images, the weight of
-# their loss beside the batch's, how many different scribbles are drawn for the run, and the share of
-# them that are glyphs built as printed characters are (data/scribbles.py).
-OUTLIER_DEFAULTS: dict[str, float | int] = {"share": 0.25, "weight": 0.5, "images": 10_000, "glyphs": 0.0}
+# their loss beside the batch's, and how many different scribbles are drawn for the run.
+OUTLIER_DEFAULTS: dict[str, float | int] = {"share": 0.25, "weight": 0.5, "images": 10_000}
 # The CPU speed-ups (speedups.py), each on unless a run switches it off; docs/benchmarks.md has each one's gain.
 SPEEDUP_DEFAULTS: dict[str, bool] = {"native_first_stage": True, "flat_parameters": True, "keep_freed_memory": True, "fp32_small_dense": True}
 # Keras's EarlyStopping defaults, except the monitor: Keras watches val_loss too.
@@ -68,7 +67,7 @@ class TrainConfig:
     limit: int | None = field(default=None, metadata=_help("train on the first N training images only (quick tries)"))
     augment: dict | None = field(default=None, metadata=_help("ranges of on-the-fly augmentation; {} for notebook 003's", flag=False))
     outliers: dict | None = field(default=None, metadata=_help("outlier exposure: teach 'unsure' on synthetic scribbles; {} for the "
-                                                                "defaults (share, weight, images, glyphs)", flag=False))
+                                                                "defaults (share, weight, images)", flag=False))
     early_stopping: dict | None = field(default=None, metadata=_help("monitor, patience, min_delta, restore_best_weights", flag=False))
     speedups: dict | None = field(default=None, metadata=_help("speed-ups to switch off, e.g. {native_first_stage = false}", flag=False))
 
@@ -104,10 +103,8 @@ class TrainConfig:
             _table("augment", self.augment, AUGMENT_DEFAULTS)
         if self.outliers is not None:
             outliers = _table("outliers", self.outliers, OUTLIER_DEFAULTS)
-            if (not 0 < outliers["share"] <= 1 or outliers["weight"] <= 0 or not _is_int(outliers["images"]) or outliers["images"] < 1
-                    or not 0 <= outliers["glyphs"] <= 1):
-                raise MnistlabError("outliers needs 0 < share <= 1, weight > 0, a positive whole number of images and 0 <= glyphs <= 1, "
-                                    f"got {outliers}")
+            if not 0 < outliers["share"] <= 1 or outliers["weight"] <= 0 or not _is_int(outliers["images"]) or outliers["images"] < 1:
+                raise MnistlabError(f"outliers needs 0 < share <= 1, weight > 0 and a positive whole number of images, got {outliers}")
         if self.early_stopping is not None:
             stopping = _table("early_stopping", self.early_stopping, EARLY_STOPPING_DEFAULTS)
             _one_of("early_stopping monitor", stopping["monitor"], MONITORS)

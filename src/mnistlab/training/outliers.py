@@ -44,5 +44,5 @@ def outlier_exposure(settings: dict, image_shape: tuple[int, int], flat: bool, s
         raise MnistlabError(f"outlier exposure draws square scribbles, but this dataset's images are {image_shape[0]}x{image_shape[1]}; "
                             "train without outliers")
     side = image_shape[0]
-    pictures = scribbles(int(settings["images"]), seed, side, float(settings["glyphs"]))
+    pictures = scribbles(int(settings["images"]), seed, side)
     return OutlierExposure(prepare_images(pictures, 255, flat, device), float(settings["share"]), float(settings["weight"]))
