@@ -175,6 +175,25 @@ def test_onnx_matches_torch_on_all_test_images(capsys, cnn_run, mnist, photo_dir
     assert [r["decision"] for r in with_torch] == [r["decision"] for r in with_onnx]
 
 
+def test_a_damaged_decision_file_is_one_line_that_says_how_to_mend_it(capsys, cnn_run, photo_dir: Path, data_dir: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(cnn_run.path, tmp_path / "run")
+    saved = json.loads((copy / "decision.json").read_text())
+    for damaged in ("{", json.dumps({**saved, "confidence": "0.9"}), json.dumps({**saved, "temperature": None}),
+                    json.dumps({k: v for k, v in saved.items() if k != "margin"}), json.dumps({**saved, "extra": 1})):
+        (copy / "decision.json").write_text(damaged)
+        assert main(["predict", str(copy), str(photo_dir / "000-*")]) == 2
+        err = capsys.readouterr().err
+        assert "decision.json is damaged" in err and f"mnistlab thresholds {copy}" in err and len(err.strip().splitlines()) == 1, err
+    (copy / "decision.json").write_text(json.dumps(saved))
+    (copy / "decision.safetensors").write_bytes(b"truncated")
+    assert main(["predict", str(copy), str(photo_dir / "000-*")]) == 2
+    assert "decision.safetensors is damaged" in capsys.readouterr().err
+    assert main(["thresholds", str(copy)]) == 0  # the mend it names works
+    assert "The saved decision rule was damaged. Decision thresholds chosen on training images" in capsys.readouterr().out
+    assert main(["predict", str(copy), str(photo_dir / "000-*")]) == 0
+    assert json.loads((copy / "decision.json").read_text()) == saved
+
+
 def test_thresholds_for_a_run_saved_without_them_come_from_training_images(capsys, cnn_run, data_dir: Path, tmp_path: Path) -> None:
     copy = shutil.copytree(cnn_run.path, tmp_path / "run")
     (copy / "decision.json").unlink()

@@ -103,7 +103,7 @@ def run_thresholds(args: argparse.Namespace) -> int:
 
     run = load_run(args.run)
     dataset = load_dataset(run.config.dataset, args.data_dir)
-    ensure_rule(run, dataset)
+    ensure_rule(run, dataset, mend=True)
     x = prepare_images(dataset.x_test, dataset.max_value, run.network.flat_input).numpy()
     probabilities, _ = TorchEngine(run.network).run(x)
     png, csv_path, rows = write_threshold_report(probabilities, dataset.y_test, run.path / "thresholds", f"{run.config.name}: risk-coverage on the test set")

@@ -16,7 +16,7 @@ from mnistlab.data.preprocess import to_tensors
 from mnistlab.data.split import stratified_holdout
 from mnistlab.evaluation.calibration import fit_temperature, with_temperature
 from mnistlab.models.network import Network
-from mnistlab.prediction.decision import RULE_FILE, DecisionRule, choose_thresholds, fit_feature_stats, save_rule
+from mnistlab.prediction.decision import RULE_FILE, DecisionRule, choose_thresholds, fit_feature_stats, rule_damaged, save_rule
 from mnistlab.prediction.engines import TorchEngine
 from mnistlab.runs.store import Run
 
@@ -59,9 +59,12 @@ def calibrate_saved_run(run: Run, dataset: Dataset) -> DecisionRule:
     return calibrate_run(run.network, data.x_train, data.y_train, data.x_val if split else None, data.y_val if split else None, config.seed)
 
 
-def ensure_rule(run: Run, dataset: Dataset) -> None:
-    """Choose and save the run's decision rule if it has none (a run saved by ``runs.train.train`` alone), saying so."""
-    if not (run.path / RULE_FILE).is_file():
-        rule = calibrate_saved_run(run, dataset)
-        save_rule(run.path, rule)
-        print(f"Decision thresholds chosen on {rule.thresholds.chosen_on}, saved to {run.path / RULE_FILE}")
+def ensure_rule(run: Run, dataset: Dataset, mend: bool = False) -> None:
+    """Choose and save the run's decision rule if it has none (a run saved by ``runs.train.train`` alone) or, with ``mend``
+    (``mnistlab thresholds``), if its files are damaged; saying so."""
+    damaged = mend and (run.path / RULE_FILE).is_file() and rule_damaged(run.path)
+    if (run.path / RULE_FILE).is_file() and not damaged:
+        return
+    rule = calibrate_saved_run(run, dataset)
+    save_rule(run.path, rule)
+    print(f"{'The saved decision rule was damaged. ' if damaged else ''}Decision thresholds chosen on {rule.thresholds.chosen_on}, saved to {run.path / RULE_FILE}")

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from mnistlab.atomic import write_json, write_with
@@ -154,16 +155,37 @@ def save_rule(run_path: Path, rule: DecisionRule) -> None:
     write_json(run_path / RULE_FILE, asdict(rule.thresholds))
 
 
+def _checked(thresholds: Thresholds) -> Thresholds:
+    """``thresholds`` as read from a file, if each holds what it should (numbers, the distance possibly null, a text)."""
+    numbers = (thresholds.confidence, thresholds.margin, thresholds.temperature, 0.0 if thresholds.distance is None else thresholds.distance)
+    if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers) or not isinstance(thresholds.chosen_on, str):
+        raise TypeError("a threshold or the temperature is not a number, or chosen_on is not a text")
+    return thresholds
+
+
 def load_rule(run_path: Path) -> DecisionRule:
+    """The run's saved rule; a damaged file is one line naming the command that chooses it again."""
     path = run_path / RULE_FILE
     if not path.is_file():
         raise MnistlabError(f"{run_path} has no decision thresholds ({RULE_FILE}); compute them with `mnistlab thresholds {run_path}`")
     try:
-        thresholds = Thresholds(**json.loads(path.read_text(encoding="utf-8")))
+        thresholds = _checked(Thresholds(**json.loads(path.read_text(encoding="utf-8"))))
     except (json.JSONDecodeError, TypeError) as exc:
         raise MnistlabError(f"{path} is damaged ({exc}); recompute it with `mnistlab thresholds {run_path}`") from None
     stats = None
     if (run_path / STATS_FILE).is_file():
-        arrays = load_file(str(run_path / STATS_FILE))
-        stats = FeatureStats(arrays["means"], arrays["whitening"])
+        try:
+            arrays = load_file(str(run_path / STATS_FILE))
+            stats = FeatureStats(arrays["means"], arrays["whitening"])
+        except (SafetensorError, OSError, KeyError) as exc:
+            raise MnistlabError(f"{run_path / STATS_FILE} is damaged ({exc}); recompute it with `mnistlab thresholds {run_path}`") from None
     return DecisionRule(thresholds, stats)
+
+
+def rule_damaged(run_path: Path) -> bool:
+    """Whether the run's saved rule cannot be read (``load_rule`` says why)."""
+    try:
+        load_rule(run_path)
+    except MnistlabError:
+        return True
+    return False
