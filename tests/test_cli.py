@@ -194,6 +194,12 @@ def test_config_types_are_checked(values: dict, message: str) -> None:
         TrainConfig(**values)
 
 
+def rewrite_json(path: Path, **changes: object) -> None:
+    """``path``'s JSON table with ``changes`` made (None removes a key)."""
+    table = {**json.loads(path.read_text()), **changes}
+    path.write_text(json.dumps({k: v for k, v in table.items() if v is not None}))
+
+
 def test_damaged_runs_are_one_line_each_and_listed(capsys, tmp_path: Path) -> None:
     code, _, _ = run_cli(capsys, "train", "004-digits-mlp", "--epochs", "1", "--quiet", "--out", str(tmp_path / "runs" / "good"))
     assert code == 0
@@ -203,20 +209,27 @@ def test_damaged_runs_are_one_line_each_and_listed(capsys, tmp_path: Path) -> No
         "bad-json": lambda d: (d / "config.json").write_text("{not json"),
         "missing-history": lambda d: (d / "history.csv").unlink(),
         "bad-metrics": lambda d: (d / "metrics.json").write_text("[]"),
+        "text-accuracy": lambda d: rewrite_json(d / "metrics.json", test_accuracy="0.9"),
+        "no-class-names": lambda d: rewrite_json(d / "architecture.json", class_names="0123456789"),
+        "no-dataset": lambda d: rewrite_json(d / "config.json", dataset=None),
     }
     for name, damage in damages.items():
         shutil.copytree(good, tmp_path / "runs" / name)
         damage(tmp_path / "runs" / name)
-    said = {"truncated-weights": "model.safetensors is damaged", "bad-json": "config.json is unreadable", "missing-history": "missing history.csv"}
+    said = {"truncated-weights": "model.safetensors is damaged", "bad-json": "config.json is unreadable", "missing-history": "missing history.csv",
+            "text-accuracy": "metrics.json is damaged (test_accuracy is not what a run saves)",
+            "no-class-names": "architecture.json is damaged (class_names must be a list of names", "no-dataset": "config.json is damaged (it does not say"}
     for name, words in said.items():
-        code, _, err = run_cli(capsys, "predict", str(tmp_path / "runs" / name), "-")
-        assert code == 2 and len(err.strip().splitlines()) == 1 and words in err, err
+        for command in (["predict", str(tmp_path / "runs" / name), "-"], ["report", str(tmp_path / "runs" / name)]):
+            code, _, err = run_cli(capsys, *command)
+            assert code == 2 and len(err.strip().splitlines()) == 1 and words in err, (command, err)
     code, out, _ = run_cli(capsys, "runs", "--dir", str(tmp_path / "runs"))
     status = {line.split()[0].split("/")[-1]: line.split(None, 7)[-1] for line in out.splitlines()[1:]}
     assert code == 0 and set(status) == {"good", *damages}
     assert status["good"] == "completed" and status["truncated-weights"] == "completed"  # listing reads metrics only
     assert status["missing-history"].startswith("damaged: incomplete: missing history.csv")
     assert status["bad-metrics"].startswith("damaged: ") and "metrics.json is damaged" in status["bad-metrics"]
+    assert "test_accuracy is not what a run saves" in status["text-accuracy"]
 
 
 def test_damaged_run_folder_is_one_line(capsys, tmp_path: Path) -> None:

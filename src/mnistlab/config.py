@@ -98,6 +98,8 @@ class TrainConfig:
             raise MnistlabError("model must be a zoo name or a list of layer tables")
         if not isinstance(self.name, str):
             raise MnistlabError(f"name must be a string, got {self.name!r}")
+        if not isinstance(self.dataset, str):
+            raise MnistlabError(f"dataset must be a dataset's name or a path, got {self.dataset!r}")
         self.validation = parse_validation(self.validation)
         if self.augment is not None:
             _table("augment", self.augment, AUGMENT_DEFAULTS)

@@ -36,7 +36,13 @@ if TYPE_CHECKING:
 
 RUN_FILES = ("config.json", "architecture.json", "model.safetensors", "history.csv", "metrics.json")
 DERIVED_FILES = ("model.onnx", "thresholds", "abstention.json", "tta")
-LISTED_METRICS = {"dataset", "test_accuracy", "test_loss", "params", "epochs_run", "seconds", "status"}  # what `mnistlab runs` shows
+_NUMBER, _MAYBE_NUMBER = (int, float), (int, float, type(None))  # a test-free run has no test numbers
+# What every run's metrics.json holds (training and ensembles write them), as `mnistlab runs` and reports read them.
+METRIC_TYPES: dict[str, tuple[type, ...]] = {
+    "status": (str,), "train_loss": _NUMBER, "train_accuracy": _NUMBER, "test_loss": _MAYBE_NUMBER, "test_accuracy": _MAYBE_NUMBER,
+    "epochs_run": (int,), "params": (int,), "seconds": _NUMBER, "device": (str,), "dataset": (dict,),
+}
+DATASET_TYPES: dict[str, type] = {"name": str, "train": int, "test": int}
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
 
@@ -115,6 +121,29 @@ def _read_json(path: Path) -> dict:
         raise MnistlabError(f"{path} is unreadable ({exc}); the run folder is damaged") from None
 
 
+def metrics_damage(metrics: object) -> str | None:
+    """What is wrong with a run's metrics (keys missing, values of the wrong type), or None when nothing is."""
+    if not isinstance(metrics, dict):
+        return "not a table of metrics"
+    missing = sorted(set(METRIC_TYPES) - set(metrics))
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    wrong = [k for k, kinds in METRIC_TYPES.items() if not isinstance(metrics[k], kinds) or isinstance(metrics[k], bool)]
+    dataset = metrics["dataset"]
+    if "dataset" not in wrong and not all(isinstance(dataset.get(k), kind) and not isinstance(dataset.get(k), bool)
+                                          for k, kind in DATASET_TYPES.items()):
+        wrong.append("dataset")
+    return f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not what a run saves" if wrong else None
+
+
+def read_metrics(folder: Path) -> dict:
+    metrics = _read_json(folder / "metrics.json")
+    damage = metrics_damage(metrics)
+    if damage:
+        raise MnistlabError(f"{folder}/metrics.json is damaged ({damage}); the run folder cannot be loaded")
+    return metrics
+
+
 def read_history(path: Path) -> list[dict]:
     with path.open(encoding="utf-8") as handle:
         try:
@@ -137,6 +166,9 @@ def load_run(path: str | Path) -> Run:
     architecture = _read_json(path / "architecture.json")
     if not ({"input_shape", "class_names"} <= set(architecture) and {"layers", "members"} & set(architecture)):
         raise MnistlabError(f"{path}/architecture.json is damaged (needs layers or members, input_shape, class_names)")
+    class_names = architecture["class_names"]
+    if not (isinstance(class_names, list) and all(isinstance(name, str) for name in class_names)):
+        raise MnistlabError(f"{path}/architecture.json is damaged (class_names must be a list of names, got {class_names!r})")
     try:
         network = (Ensemble if "members" in architecture else Network).from_architecture(architecture)
     except (MnistlabError, TypeError, ValueError, KeyError) as exc:
@@ -150,8 +182,13 @@ def load_run(path: str | Path) -> Run:
     except RuntimeError as exc:
         raise MnistlabError(f"{path}/model.safetensors does not fit its architecture ({str(exc).splitlines()[0]})") from None
     network.eval()
-    config = TrainConfig.from_dict(_read_json(path / "config.json"), where=f"{path}/config.json")
-    return Run(path, config, read_history(path / "history.csv"), _read_json(path / "metrics.json"), network, tuple(architecture["class_names"]))
+    if len(class_names) != network.num_classes:
+        raise MnistlabError(f"{path}/architecture.json is damaged ({len(class_names)} class names for {network.num_classes} classes)")
+    settings = _read_json(path / "config.json")
+    if not isinstance(settings, dict) or "dataset" not in settings:
+        raise MnistlabError(f"{path}/config.json is damaged (it does not say the run's dataset)")
+    config = TrainConfig.from_dict(settings, where=f"{path}/config.json")
+    return Run(path, config, read_history(path / "history.csv"), read_metrics(path), network, tuple(class_names))
 
 
 @dataclass(frozen=True)
@@ -179,11 +216,7 @@ def list_runs(runs_dir: str | Path) -> list[RunListing]:
             listed.append(RunListing(folder, None, f"incomplete: missing {', '.join(missing)}"))
             continue
         try:
-            metrics = _read_json(folder / "metrics.json")
+            listed.append(RunListing(folder, read_metrics(folder)))
         except MnistlabError as exc:
             listed.append(RunListing(folder, None, str(exc)))
-            continue
-        lacking = sorted(LISTED_METRICS - set(metrics)) if isinstance(metrics, dict) else ["everything"]
-        listed.append(RunListing(folder, None, f"{folder}/metrics.json is damaged (lacks {', '.join(lacking)})") if lacking
-                      else RunListing(folder, metrics))
     return listed
