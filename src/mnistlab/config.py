@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from mnistlab.checks import is_number, is_whole_number
 from mnistlab.errors import MnistlabError
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -78,17 +79,17 @@ class TrainConfig:
         _one_of("device", self.device, DEVICES)
         for key in ("batch_size", "epochs", "limit"):
             value = getattr(self, key)
-            if (key != "limit" or value is not None) and (not _is_int(value) or value < 1):
+            if (key != "limit" or value is not None) and (not is_whole_number(value) or value < 1):
                 raise MnistlabError(f"{key} must be a positive integer, got {value!r}")
         for key in ("seed", "split_seed"):
             value = getattr(self, key)
-            if (key == "seed" or value is not None) and (not _is_int(value) or value < 0):
+            if (key == "seed" or value is not None) and (not is_whole_number(value) or value < 0):
                 raise MnistlabError(f"{key} must be a non-negative integer, got {value!r}")
         for key in ("lr", "peak_lr"):
             value = getattr(self, key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+            if value is not None and (not is_number(value) or value <= 0):
                 raise MnistlabError(f"{key} must be a positive number, got {value!r}")
-        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) or not self.weight_decay >= 0:
+        if not is_number(self.weight_decay) or not self.weight_decay >= 0:
             raise MnistlabError(f"weight_decay must be zero or a positive number, got {self.weight_decay!r}")
         if self.schedule == "constant" and self.peak_lr is not None:
             raise MnistlabError("peak_lr is the top of a onecycle schedule; with a constant schedule give lr")
@@ -105,7 +106,7 @@ class TrainConfig:
             _table("augment", self.augment, AUGMENT_DEFAULTS)
         if self.outliers is not None:
             outliers = _table("outliers", self.outliers, OUTLIER_DEFAULTS)
-            if not 0 < outliers["share"] <= 1 or outliers["weight"] <= 0 or not _is_int(outliers["images"]) or outliers["images"] < 1:
+            if not 0 < outliers["share"] <= 1 or outliers["weight"] <= 0 or not is_whole_number(outliers["images"]) or outliers["images"] < 1:
                 raise MnistlabError(f"outliers needs 0 < share <= 1, weight > 0 and a positive whole number of images, got {outliers}")
         if self.early_stopping is not None:
             stopping = _table("early_stopping", self.early_stopping, EARLY_STOPPING_DEFAULTS)
@@ -167,10 +168,6 @@ def parse_validation(validation: str | float) -> str | float:
     return fraction
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _one_of(what: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise MnistlabError(f"{what} must be one of {', '.join(allowed)}, got {value!r}")
@@ -186,8 +183,8 @@ def _table(what: str, values: object, defaults: dict[str, Any]) -> dict[str, Any
     merged = {**defaults, **values}
     for key, default in defaults.items():
         value = merged[key]
-        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
-        if (numeric and (isinstance(value, bool) or not isinstance(value, (int, float)))) or (not numeric and type(value) is not type(default)):
+        numeric = is_number(default)
+        if (numeric and not is_number(value)) or (not numeric and type(value) is not type(default)):
             raise MnistlabError(f"{what}: {key} must be of the type of its default {default!r}, got {value!r}")
     return merged
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from mnistlab.checks import is_whole_number
 from mnistlab.errors import MnistlabError
 from mnistlab.models.dense import Dense
 
@@ -111,7 +112,7 @@ def normalize_spec(spec: dict, index: int) -> dict:
             f"layer {index} ({kind}): unknown activation '{full['activation']}'; choose one of {', '.join(ACTIVATIONS)}"
         )
     for key in ("units", "filters", "kernel_size", "strides", "pool_size"):
-        if key in full and (not isinstance(full[key], int) or isinstance(full[key], bool) or full[key] < 1):
+        if key in full and (not is_whole_number(full[key]) or full[key] < 1):
             raise MnistlabError(f"layer {index} ({kind}): {key} must be a positive integer, got {full[key]!r}")
     if "trainable" in full and not isinstance(full["trainable"], bool):
         raise MnistlabError(f"layer {index} ({kind}): trainable must be true or false, got {full['trainable']!r}")

@@ -26,6 +26,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
+from mnistlab.checks import is_number
 from mnistlab.atomic import write_json, write_with
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation.calibration import with_temperature
@@ -158,7 +159,7 @@ def save_rule(run_path: Path, rule: DecisionRule) -> None:
 def _checked(thresholds: Thresholds) -> Thresholds:
     """``thresholds`` as read from a file, if each holds what it should (numbers, the distance possibly null, a text)."""
     numbers = (thresholds.confidence, thresholds.margin, thresholds.temperature, 0.0 if thresholds.distance is None else thresholds.distance)
-    if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers) or not isinstance(thresholds.chosen_on, str):
+    if not all(is_number(n) for n in numbers) or not isinstance(thresholds.chosen_on, str):
         raise TypeError("a threshold or the temperature is not a number, or chosen_on is not a text")
     return thresholds
 

@@ -19,6 +19,7 @@ from PIL import Image
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mnistlab.checks import is_number
 from mnistlab.errors import MnistlabError
 from mnistlab.prediction.images import open_image
 from mnistlab.prediction.prepare import Prepared
@@ -91,7 +92,7 @@ def pixels_from_json(payload: object, size: tuple[int, int]) -> tuple[Image.Imag
         raise error(413, f"'pixels' may be at most {MAX_JSON_SIDE}x{MAX_JSON_SIDE}")
     if len({len(r) for r in rows}) != 1:
         raise error(422, "'pixels' rows must all have the same length")
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for r in rows for v in r):
+    if not all(is_number(v) for r in rows for v in r):
         raise error(422, "'pixels' must hold only numbers")
     array = np.asarray(rows, dtype=np.float64)
     if not np.isfinite(array).all() or array.min() < 0 or array.max() > 255:

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from mnistlab.checks import is_number, is_whole_number
 from mnistlab.config import TrainConfig, parse_validation
 from mnistlab.errors import MnistlabError
 
@@ -126,7 +127,7 @@ def parse_space(table: object, settings: dict[str, Any], where: str) -> SearchSp
     if missing:
         raise MnistlabError(f"{where} [train] uses ${', $'.join(missing)} but [sweep.params] does not define it")
     trials = table.get("trials")
-    if trials is not None and (not isinstance(trials, int) or isinstance(trials, bool) or trials < 1):
+    if trials is not None and (not is_whole_number(trials) or trials < 1):
         raise MnistlabError(f"{where} [sweep]: trials must be a positive integer, got {trials!r}")
     prune = table.get("prune", True)
     if not isinstance(prune, bool):
@@ -150,13 +151,13 @@ def _param(name: str, spec: object, where: str) -> Range | tuple:
     if unknown or "low" not in spec or "high" not in spec:
         raise MnistlabError(f"{where}: a range has low, high and optionally log and step, got {spec!r}")
     low, high, log, step = spec["low"], spec["high"], spec.get("log", False), spec.get("step")
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (low, high)):
+    if not all(is_number(v) and math.isfinite(v) for v in (low, high)):
         raise MnistlabError(f"{where}: low and high must be numbers, got {low!r} and {high!r}")
     if not low < high:
         raise MnistlabError(f"{where}: an empty range: low ({low}) must be below high ({high})")
     if log and low <= 0:
         raise MnistlabError(f"{where}: a log range needs low > 0, got {low}")
-    if not isinstance(log, bool) or (step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 1)):
+    if not isinstance(log, bool) or (step is not None and (not is_whole_number(step) or step < 1)):
         raise MnistlabError(f"{where}: log must be true or false and step a positive integer")
     if step is not None and not (isinstance(low, int) and isinstance(high, int)):
         raise MnistlabError(f"{where}: step is for integer ranges (low and high both integers)")
