@@ -18,6 +18,7 @@ import json
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from mnistlab.atomic import write_json, write_text, write_with
+from mnistlab.checks import is_number, is_whole_number
 from mnistlab.config import TrainConfig
 from mnistlab.errors import MnistlabError
 from mnistlab.models.ensemble import Ensemble
@@ -36,13 +38,6 @@ if TYPE_CHECKING:
 
 RUN_FILES = ("config.json", "architecture.json", "model.safetensors", "history.csv", "metrics.json")
 DERIVED_FILES = ("model.onnx", "thresholds", "abstention.json", "tta")
-_NUMBER, _MAYBE_NUMBER = (int, float), (int, float, type(None))  # a test-free run has no test numbers
-# What every run's metrics.json holds (training and ensembles write them), as `mnistlab runs` and reports read them.
-METRIC_TYPES: dict[str, tuple[type, ...]] = {
-    "status": (str,), "train_loss": _NUMBER, "train_accuracy": _NUMBER, "test_loss": _MAYBE_NUMBER, "test_accuracy": _MAYBE_NUMBER,
-    "epochs_run": (int,), "params": (int,), "seconds": _NUMBER, "device": (str,), "dataset": (dict,),
-}
-DATASET_TYPES: dict[str, type] = {"name": str, "train": int, "test": int}
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
 
@@ -121,18 +116,33 @@ def _read_json(path: Path) -> dict:
         raise MnistlabError(f"{path} is unreadable ({exc}); the run folder is damaged") from None
 
 
+def _text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _number_or_none(value: object) -> bool:  # a run trained without its test set has no test numbers
+    return value is None or is_number(value)
+
+
+def _dataset_sizes(value: object) -> bool:
+    return isinstance(value, dict) and _text(value.get("name")) and is_whole_number(value.get("train")) and is_whole_number(value.get("test"))
+
+
+# What every run's metrics.json holds (training and ensembles write them), as `mnistlab runs` and reports read them.
+METRIC_CHECKS: dict[str, Callable[[object], bool]] = {
+    "status": _text, "train_loss": is_number, "train_accuracy": is_number, "test_loss": _number_or_none, "test_accuracy": _number_or_none,
+    "epochs_run": is_whole_number, "params": is_whole_number, "seconds": is_number, "device": _text, "dataset": _dataset_sizes,
+}
+
+
 def metrics_damage(metrics: object) -> str | None:
     """What is wrong with a run's metrics (keys missing, values of the wrong type), or None when nothing is."""
     if not isinstance(metrics, dict):
         return "not a table of metrics"
-    missing = sorted(set(METRIC_TYPES) - set(metrics))
+    missing = sorted(set(METRIC_CHECKS) - set(metrics))
     if missing:
         return f"lacks {', '.join(missing)}"
-    wrong = [k for k, kinds in METRIC_TYPES.items() if not isinstance(metrics[k], kinds) or isinstance(metrics[k], bool)]
-    dataset = metrics["dataset"]
-    if "dataset" not in wrong and not all(isinstance(dataset.get(k), kind) and not isinstance(dataset.get(k), bool)
-                                          for k, kind in DATASET_TYPES.items()):
-        wrong.append("dataset")
+    wrong = [key for key, fits in METRIC_CHECKS.items() if not fits(metrics[key])]
     return f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not what a run saves" if wrong else None
 
 
