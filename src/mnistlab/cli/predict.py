@@ -120,7 +120,7 @@ def run_abstention(args: argparse.Namespace) -> int:
     from mnistlab.data.loaders import load_dataset
     from mnistlab.errors import MnistlabError
     from mnistlab.prediction.abstention import (
-        ABSTENTION_FILE, ABSTENTION_HEADERS, LETTER_HEADERS, abstention_rows, hardest_letters, measure, other_dataset,
+        ABSTENTION_FILE, ABSTENTION_HEADERS, LETTER_HEADERS, LETTERS_CAPTION, abstention_rows, hardest_letters, measure, other_dataset,
     )
     from mnistlab.runs.store import load_run
     from mnistlab.viz.report import write_report
@@ -133,7 +133,7 @@ def run_abstention(args: argparse.Namespace) -> int:
     print_table(abstention_rows(table), ABSTENTION_HEADERS)
     print(f"'answered SCORE': at the threshold keeping {table['keep_answered']:.0%} of the true images answered; 'combined': every check at its threshold.")
     rows, others = hardest_letters(table)
-    print(f"\nThe letters it takes most for its classes. {others}")
+    print(f"\n{LETTERS_CAPTION} {others}")
     print_table(rows, LETTER_HEADERS)
     write_json(run.path / ABSTENTION_FILE, table)
     print(f"Written {run.path / ABSTENTION_FILE}; the run's report shows it from now on:")

@@ -203,6 +203,7 @@ def abstention_rows(table: dict) -> list[list[str]]:
 
 
 LETTER_HEADERS = ["letter", "AUROC confidence", "answered, run's rule", "answered most as"]
+LETTERS_CAPTION = "The letters it takes most for its classes."  # before hardest_letters' table, in the CLI and the run's report
 
 
 def hardest_letters(table: dict, shown: int = 12) -> tuple[list[list[str]], str]:

@@ -12,7 +12,7 @@ from mnistlab.evaluation.analysis import Analysis, analyze
 from mnistlab.evaluation.calibration import ECE_BINS, reliability, with_temperature
 from mnistlab.models.summary import summary
 from mnistlab.prediction.abstention import (
-    ABSTENTION_HEADERS, LETTER_HEADERS, saved_abstention,
+    ABSTENTION_HEADERS, LETTER_HEADERS, LETTERS_CAPTION, saved_abstention,
 )
 from mnistlab.prediction.decision import RULE_FILE, Thresholds, load_rule
 from mnistlab.runs.store import HISTORY_COLUMNS, Run
@@ -82,7 +82,7 @@ def abstention_section(run_path: Path) -> str:
     letters = []
     if saved.letters is not None:
         rows, others = saved.letters
-        letters = [f"<p>{html.escape(f'The letters it takes most for its classes. {others}')}</p>", html.table(LETTER_HEADERS, rows)]
+        letters = [f"<p>{html.escape(f'{LETTERS_CAPTION} {others}')}</p>", html.table(LETTER_HEADERS, rows)]
     return html.section("abstention", "Abstention on what is not its classes", f"<p>{html.escape(saved.caption)}</p>",
                         html.table(ABSTENTION_HEADERS, saved.rows, scroll=True), *letters)
 
