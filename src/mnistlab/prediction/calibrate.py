@@ -62,8 +62,9 @@ def calibrate_saved_run(run: Run, dataset: Dataset) -> DecisionRule:
 def ensure_rule(run: Run, dataset: Dataset, mend: bool = False) -> None:
     """Choose and save the run's decision rule if it has none (a run saved by ``runs.train.train`` alone) or, with ``mend``
     (``mnistlab thresholds``), if its files are damaged; saying so."""
-    damaged = mend and (run.path / RULE_FILE).is_file() and rule_damaged(run.path)
-    if (run.path / RULE_FILE).is_file() and not damaged:
+    saved = (run.path / RULE_FILE).is_file()
+    damaged = saved and mend and rule_damaged(run.path)
+    if saved and not damaged:
         return
     rule = calibrate_saved_run(run, dataset)
     save_rule(run.path, rule)

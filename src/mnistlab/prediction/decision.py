@@ -26,8 +26,8 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from mnistlab.checks import is_number
 from mnistlab.atomic import write_json, write_with
+from mnistlab.checks import is_number
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation.calibration import with_temperature
 from mnistlab.evaluation.risk_coverage import answered_curve, top_two

@@ -135,7 +135,7 @@ METRIC_CHECKS: dict[str, Callable[[object], bool]] = {
 }
 
 
-def metrics_damage(metrics: object) -> str | None:
+def _metrics_damage(metrics: object) -> str | None:
     """What is wrong with a run's metrics (keys missing, values of the wrong type), or None when nothing is."""
     if not isinstance(metrics, dict):
         return "not a table of metrics"
@@ -148,7 +148,7 @@ def metrics_damage(metrics: object) -> str | None:
 
 def read_metrics(folder: Path) -> dict:
     metrics = _read_json(folder / "metrics.json")
-    damage = metrics_damage(metrics)
+    damage = _metrics_damage(metrics)
     if damage:
         raise MnistlabError(f"{folder}/metrics.json is damaged ({damage}); the run folder cannot be loaded")
     return metrics
