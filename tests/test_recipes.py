@@ -206,6 +206,7 @@ def test_recipe_file_by_path_with_custom_layers(tmp_path: Path) -> None:
         ('[train]\n[reference]\nsource = "rumour"\n', "source must be one of printed, prose, none, target"),
         ('[train]\n[reference]\ntest_accuracy = 0.9\n', "needs a source"),
         ('[train]\n[reference]\nsource = "printed"\ntest_accuracy = 99.1\n', "must be a fraction"),
+        ('[train]\n[reference]\nsource = "printed"\ntest_accuracy = true\n', "must be a fraction"),
         ('kind = "exercise"\nmembers = ["004-fashion-mlp"]\ntable = "dropout"\n', "one label per member"),
         ('kind = "exercise"\nmembers = ["001-cnn"]\nlabels = ["a"]\ntable = "pie"\n', "table must be one of"),
     ],

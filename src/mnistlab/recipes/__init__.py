@@ -37,6 +37,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mnistlab.checks import is_number
 from mnistlab.config import TrainConfig
 from mnistlab.errors import MnistlabError
 
@@ -177,7 +178,7 @@ def _reference(data: dict, where: str) -> Reference:
         raise MnistlabError(f"{where}: source must be one of {', '.join(SOURCES)}, got '{source}'")
     for key in ("test_accuracy", "train_accuracy", "ensemble_accuracy"):
         value = data.get(key)
-        if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
+        if value is not None and not (is_number(value) and 0 <= value <= 1):
             raise MnistlabError(f"{where}: {key} must be a fraction in [0, 1], got {value!r}")
     if source == "none" and data.get("test_accuracy") is not None:
         raise MnistlabError(f"{where}: a test_accuracy needs a source (printed, prose or target), not 'none'")
