@@ -78,12 +78,8 @@ class Network(nn.Module):
 
     @property
     def feature_layer(self) -> int:
-        """The layer whose output describes an image for the typicality check (-1: the input itself).
-
-        In a CNN, the flattened convolutional features; in an MLP, the last hidden layer.
-        """
-        if any(s["type"] == "conv2d" for s in self.specs):
-            return max(i for i, s in enumerate(self.specs) if s["type"] == "flatten")
+        """The layer whose output describes an image for the typicality check: the last hidden layer, what the
+        classifier itself reads (-1, the input itself, for a network of one layer)."""
         return len(self.layers) - 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, *input_shape) -> (B, classes) logits

@@ -116,8 +116,8 @@ class Scored:
 def score(predictor: Predictor, images: list[Image.Image]) -> Scored:
     probabilities, features, decisions = predictor.decide_prepared([predictor.prepare_one(image) for image in images])
     confidence, margin = top_two(probabilities)
-    stats = predictor.rule.stats
-    distance = stats.distances(features) if stats is not None else np.zeros(len(images))
+    typicality = predictor.rule.typicality
+    distance = typicality.distances(features) if typicality is not None else np.zeros(len(images))
     return Scored({"confidence": 1 - confidence, "margin": 1 - margin, "distance": distance},
                   np.array([-1 if d.unsure else d.label for d in decisions]))
 

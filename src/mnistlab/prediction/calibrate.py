@@ -1,4 +1,4 @@
-"""Choosing a run's decision rule: feature statistics from training images; temperature and thresholds from held-out ones.
+"""Choosing a run's decision rule: the typicality check's references from training images; temperature and thresholds from held-out ones.
 
 Held-out means the run's validation split, carved from the training set before training. A run
 without one (the notebooks validate on the test set, or not at all) takes its thresholds from a
@@ -16,26 +16,25 @@ from mnistlab.data.preprocess import to_tensors
 from mnistlab.data.split import stratified_holdout
 from mnistlab.evaluation.calibration import fit_temperature, with_temperature
 from mnistlab.models.network import Network
-from mnistlab.prediction.decision import RULE_FILE, DecisionRule, choose_thresholds, fit_feature_stats, rule_damaged, save_rule
+from mnistlab.prediction.decision import RULE_FILE, DecisionRule, choose_thresholds, fit_typicality, rule_damaged, save_rule
 from mnistlab.prediction.engines import TorchEngine
 from mnistlab.runs.store import Run
 
-FIT_IMAGES = 20_000  # training images used for the class means and covariance
+FIT_IMAGES = 20_000  # training images whose features are the typicality check's references
 CALIBRATION_IMAGES = 5_000  # training images the thresholds are chosen on when a run has no validation split
 
 
-def calibrate(network: Network, x_fit: torch.Tensor, y_fit: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, chosen_on: str,
-              held_out: bool) -> DecisionRule:
-    """Fit feature statistics on training images; on ``x_val`` (described by ``chosen_on``), fit the temperature
-    when it is ``held_out`` from training, then pick the thresholds on the calibrated probabilities."""
+def calibrate(network: Network, x_fit: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, chosen_on: str, held_out: bool) -> DecisionRule:
+    """Take the typicality check's references from the training images ``x_fit``; on ``x_val`` (described by ``chosen_on``,
+    none of them in ``x_fit``), fit the temperature when it is ``held_out`` from training, then pick the thresholds on the
+    calibrated probabilities."""
     engine = TorchEngine(network.cpu())
-    fit_features = engine.features(x_fit[:FIT_IMAGES].cpu().numpy())
-    stats = fit_feature_stats(fit_features, y_fit[:FIT_IMAGES].cpu().numpy(), network.num_classes)
+    typicality = fit_typicality(engine.features(x_fit[:FIT_IMAGES].cpu().numpy()))
     probs, features = engine.run(x_val.cpu().numpy())
     labels = y_val.cpu().numpy()
     temperature = fit_temperature(probs, labels) if held_out else 1.0
-    thresholds = choose_thresholds(with_temperature(probs, temperature), labels, stats.distances(features), chosen_on, temperature)
-    return DecisionRule(thresholds, stats)
+    thresholds = choose_thresholds(with_temperature(probs, temperature), labels, typicality.distances(features), chosen_on, temperature)
+    return DecisionRule(thresholds, typicality)
 
 
 def calibrate_run(
@@ -43,11 +42,11 @@ def calibrate_run(
 ) -> DecisionRule:
     """Thresholds from the validation split when there is one, else from a stratified sample of the training images."""
     if x_val is not None and y_val is not None:
-        return calibrate(network, x_train, y_train, x_val, y_val, f"validation split ({len(y_val)} images held out from training)", True)
+        return calibrate(network, x_train, x_val, y_val, f"validation split ({len(y_val)} images held out from training)", True)
     labels = y_train.cpu().numpy()
-    _, sample = stratified_holdout(labels, min(0.5, CALIBRATION_IMAGES / len(labels)), seed)
-    index = torch.from_numpy(sample).to(x_train.device)
-    return calibrate(network, x_train, y_train, x_train[index], y_train[index],
+    rest, sample = stratified_holdout(labels, min(0.5, CALIBRATION_IMAGES / len(labels)), seed)
+    index, references = (torch.from_numpy(i).to(x_train.device) for i in (sample, rest))  # an image is its own nearest neighbour
+    return calibrate(network, x_train[references], x_train[index], y_train[index],
                      f"training images ({len(sample)}, seen in training: the run has no validation split)", False)
 
 
