@@ -42,8 +42,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_seed_options(parser, "docs/accuracy.md", "runs/accuracy")
     parser.add_argument("--images", type=int, default=2000, help="abstention: images of each set (default: %(default)s)")
     parser.add_argument("--measure-again", action="store_true",
-                        help="measure the named recipes' seeds again, as the code now measures (their TTA runs and ensembles "
-                             "made again too), keeping their trainings")
+                        help="measure the named recipes' seeds again, as the code now measures (their decision rules, TTA runs and "
+                             "ensembles made again too), keeping their trainings")
     parser.set_defaults(handler=run_accuracy)
     parser = commands.add_parser(
         "same-start",

@@ -24,7 +24,8 @@ from mnistlab.data.preprocess import prepare_images
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation.calibration import expected_calibration_error, with_temperature
 from mnistlab.prediction.abstention import measure, other_dataset
-from mnistlab.prediction.decision import load_rule
+from mnistlab.prediction.calibrate import calibrate_saved_run
+from mnistlab.prediction.decision import load_rule, save_rule
 from mnistlab.prediction.ensemble import TTA_FOLDER, make_ensemble, tta_run
 from mnistlab.recipes import Recipe
 from mnistlab.recipes.reproduce import Reproduction, settings_key
@@ -78,8 +79,8 @@ class Frontier:
         return self.runs_dir / self.recipe.name / f"ensemble-{'-'.join(str(t.seed) for t in self.trials)}"
 
     def forget(self) -> None:
-        """Drop this recipe's measurements and the folders made for them (each seed's TTA run, the ensembles), keeping the
-        trainings, so that the next measurement starts from the seeds' runs as the code now is."""
+        """Drop this recipe's measurements and the folders made for them (each seed's TTA run, the ensembles), and choose each
+        seed's decision rule again, keeping the trainings: the next measurement starts from the seeds' runs as the code now is."""
         missing = [t.run for t in self.trials if not Path(t.run).is_dir()]
         if missing:
             raise MnistlabError(f"{self.recipe.name}: {', '.join(missing)} not found; measuring again needs the seeds' runs "
@@ -88,6 +89,9 @@ class Frontier:
             if folder.is_dir():
                 shutil.rmtree(folder)
         self.done.store.drop_measures(f"{self.prefix}/")
+        for run in self.members:
+            self.log(f"{self.recipe.name}: choosing {run.path.name}'s decision rule again ...")
+            save_rule(run.path, calibrate_saved_run(run, self.dataset))
 
     def _kept(self, what: str, make: Callable[[], dict]) -> dict:
         key = f"{self.prefix}/{what}"
