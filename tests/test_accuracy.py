@@ -88,10 +88,16 @@ def test_accuracy_report_resumes_and_chooses_on_validation(capsys, tmp_path: Pat
     assert main([*command, "--no-train", "--measure-again"]) == 0
     out = capsys.readouterr().out
     assert all(f"tiny-best: measuring {what} ..." in out for what in models)
-    assert "tiny-best: choosing seed-0's decision rule again ..." in out and load_rule(older_rule.parent).typicality is not None
+    assert "/seed-0's decision rule again ..." in out and load_rule(older_rule.parent).typicality is not None
     assert not marker.exists() and (runs / "tiny-best" / "seed-0" / "model.safetensors").read_bytes() == weights
     again = {key.split("/", 2)[2] for key in json.loads(table.with_suffix(".json").read_text())["measures"]}
     assert again == set(measures)  # the 50-image abstention measured above is gone with the rest
+    # measuring the abstention alone again: its models choose their rules again, and nothing else is made again
+    marker.touch()
+    assert main([*command, "--no-train", "--measure-again", "abstention"]) == 0
+    out = capsys.readouterr().out
+    assert {line.split(" ")[2] for line in out.splitlines() if line.startswith("tiny-best: measuring")} == set(measures) - models
+    assert out.count("decision rule again ...") == 2 and marker.exists()
     # without the runs it measures from, it refuses before forgetting anything
     kept = table.with_suffix(".json").read_text()
     runs.rename(tmp_path / "runs-moved-away")

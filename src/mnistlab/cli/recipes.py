@@ -41,9 +41,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("names", nargs="*", help="best recipes, by name or .toml path (default: every recipe of kind 'best')")
     add_seed_options(parser, "docs/accuracy.md", "runs/accuracy")
     parser.add_argument("--images", type=int, default=2000, help="abstention: images of each set (default: %(default)s)")
-    parser.add_argument("--measure-again", action="store_true",
-                        help="measure the named recipes' seeds again, as the code now measures (their decision rules, TTA runs and "
-                             "ensembles made again too), keeping their trainings")
+    parser.add_argument("--measure-again", nargs="?", const="all", choices=("all", "abstention"), metavar="all|abstention",
+                        help="measure the named recipes' seeds again, as the code now measures, keeping their trainings: all of it "
+                             "(the default: their decision rules, TTA runs and ensembles made again too), or the abstention alone (the "
+                             "models it measures choose their decision rules again; what a change to the rule moves)")
     parser.set_defaults(handler=run_accuracy)
     parser = commands.add_parser(
         "same-start",
@@ -159,8 +160,8 @@ def run_accuracy(args: argparse.Namespace) -> int:
     if not args.train:
         command, machine = done.store.saved_header.get("command", command), done.store.saved_header.get("machine", machine)
     shown = done.with_saved(asked, list_recipes("best"))
-    again = {r.name for r in asked} if args.measure_again else set()
-    measured = {r.name: frontier(done, r, Path(args.runs_dir), args.data_dir, args.images, again=r.name in again) for r in shown}
+    again = {r.name: args.measure_again for r in asked}
+    measured = {r.name: frontier(done, r, Path(args.runs_dir), args.data_dir, args.images, again=again.get(r.name)) for r in shown}
     write_text(table, markdown_report(shown, measured, command, machine))
     for recipe in asked:
         if measured[recipe.name]["seeds"]:

@@ -191,8 +191,9 @@ ABSTENTION_HEADERS = ["set", "n", *(f"AUROC {k}" for k in SCORES), *(f"answered,
 def abstention_caption(table: dict) -> str:
     """What ``measure``'s table shows, in the words every report of it uses."""
     return (f"AUROC of each unsure score against the true test images, and the share of each set answered at the thresholds that "
-            f"keep {table['keep_answered']:.0%} of them answered ('combined': every check at its threshold; the run's rule: its "
-            f"saved thresholds). {table['rows'][1]['images']} images a set, seed {table['seed']}.")
+            f"keep {table['keep_answered']:.0%} of them answered ('distance': the cosine distance of its last hidden layer to the "
+            f"nearest training image's; 'combined': every check at its threshold; the run's rule: its saved thresholds). "
+            f"{table['rows'][1]['images']} images a set, seed {table['seed']}.")
 
 
 def abstention_rows(table: dict) -> list[list[str]]:

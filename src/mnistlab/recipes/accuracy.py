@@ -63,6 +63,7 @@ class Frontier:
                  log: Callable[[str], None]):
         self.done, self.recipe, self.runs_dir, self.data_dir, self.images, self.log = done, recipe, runs_dir, data_dir, images, log
         self.trials = done.trials(recipe, "mnistlab")
+        self.rules_again = False  # whether each model measured for abstention chooses its decision rule again first
         self.prefix = f"{recipe.name}/{settings_key(recipe, done.overrides, 'mnistlab')}"
 
     @cached_property
@@ -90,8 +91,17 @@ class Frontier:
                 shutil.rmtree(folder)
         self.done.store.drop_measures(f"{self.prefix}/")
         for run in self.members:
-            self.log(f"{self.recipe.name}: choosing {run.path.name}'s decision rule again ...")
-            save_rule(run.path, calibrate_saved_run(run, self.dataset))
+            self.choose_rule_again(run)
+
+    def forget_abstention(self) -> None:
+        """Drop this recipe's abstention measurements, whose models then choose their decision rules again before they are
+        measured: what a change to the rule moves, without making the TTA runs and ensembles again."""
+        self.done.store.drop_measures(f"{self.prefix}/abstention-")
+        self.rules_again = True
+
+    def choose_rule_again(self, run: Run) -> None:
+        self.log(f"{self.recipe.name}: choosing {run.path}'s decision rule again ...")
+        save_rule(run.path, calibrate_saved_run(run, self.dataset))
 
     def _kept(self, what: str, make: Callable[[], dict]) -> dict:
         key = f"{self.prefix}/{what}"
@@ -102,25 +112,34 @@ class Frontier:
 
     # Run folders and datasets are loaded only for a measurement not yet kept, so the report can be
     # written again from the results file alone (a fresh clone has docs/accuracy.json, not the runs).
+    def single_model(self, run_path: str, variant: str) -> Run:
+        """A seed's run, as trained ("plain") or with TTA (its TTA run, made when missing)."""
+        run = load_run(run_path)
+        return run if variant == "plain" else tta_run(run, self.data_dir)
+
+    def ensemble_model(self, variant: str) -> Run:
+        """The seeds' ensemble, as trained ("plain") or with TTA, made when missing."""
+        return ensemble_of(self.members, self.ensemble_folder / variant, variant == "tta", self.dataset)
+
     def seed(self, seed: int, run_path: str) -> dict:
-        return {
-            "plain": self._kept(f"seed-{seed}", lambda: model_measures(load_run(run_path), self.dataset)),
-            "tta": self._kept(f"seed-{seed}-tta", lambda: model_measures(tta_run(load_run(run_path), self.data_dir), self.dataset)),
-        }
+        return {variant: self._kept(f"seed-{seed}" + ("-tta" if variant == "tta" else ""),
+                                    lambda variant=variant: model_measures(self.single_model(run_path, variant), self.dataset))
+                for variant in ("plain", "tta")}
 
     def ensemble(self) -> dict:
-        folder = self.ensemble_folder
+        def made(variant: str) -> dict:
+            return {**model_measures(self.ensemble_model(variant), self.dataset), "path": str(self.ensemble_folder / variant)}
 
-        def made(variant: str, tta: bool) -> dict:
-            ensemble = ensemble_of(self.members, folder / variant, tta, self.dataset)
-            return {**model_measures(ensemble, self.dataset), "path": str(folder / variant)}
+        return {variant: self._kept(self.ensemble_folder.name + ("-tta" if variant == "tta" else ""), lambda variant=variant: made(variant))
+                for variant in ("plain", "tta")}
 
-        return {variant: self._kept(folder.name + ("-tta" if tta else ""), lambda variant=variant, tta=tta: made(variant, tta))
-                for variant, tta in (("plain", False), ("tta", True))}
-
-    def abstention(self, name: str, path: str) -> dict:
+    def abstention(self, name: str, model: Callable[[], Run]) -> dict:
+        """The abstention of the model that ``model`` loads, or makes when its folder is gone."""
         def measured() -> dict:
-            return measure(path, self.dataset, load_dataset(other_dataset(self.recipe.config.dataset), self.data_dir), self.images)
+            run = model()
+            if self.rules_again:
+                self.choose_rule_again(run)
+            return measure(run, self.dataset, load_dataset(other_dataset(self.recipe.config.dataset), self.data_dir), self.images)
 
         return self._kept(f"abstention-{name}-{self.images}", measured)
 
@@ -132,22 +151,24 @@ def chosen(variants: dict[str, list[dict]]) -> str:
 
 
 def frontier(done: Reproduction, recipe: Recipe, runs_dir: Path, data_dir: str | Path | None = None, images: int = 2000,
-             log: Callable[[str], None] = print, again: bool = False) -> dict:
+             log: Callable[[str], None] = print, again: str | None = None) -> dict:
     """Every measurement of ``recipe``'s trained seeds (see the module's docstring), made now where not yet kept, or
-    all of them again (``again``); abstention on ``images`` of each set."""
+    again (``again``: "all" of them, or the "abstention" alone); abstention on ``images`` of each set."""
     measuring = Frontier(done, recipe, runs_dir, data_dir, images, log)
-    if again:
+    if again == "all":
         measuring.forget()
+    elif again == "abstention":
+        measuring.forget_abstention()
     if not measuring.trials:
         return {"seeds": []}
     seeds = [{"seed": t.seed, "seconds": t.seconds, "others_busy": t.others_busy, "machine": t.machine, "threads": t.threads, "run": t.run,
               **measuring.seed(t.seed, t.run)} for t in measuring.trials]
     single = chosen({v: [s[v] for s in seeds] for v in ("plain", "tta")})
-    first = seeds[0]["run"] if single == "plain" else str(Path(seeds[0]["run"]) / TTA_FOLDER)
-    result = {"seeds": seeds, "single_choice": single, "abstention": {"single": measuring.abstention(f"seed-{seeds[0]['seed']}-{single}", first)}}
+    first = measuring.abstention(f"seed-{seeds[0]['seed']}-{single}", lambda: measuring.single_model(seeds[0]["run"], single))
+    result = {"seeds": seeds, "single_choice": single, "abstention": {"single": first}}
     if len(seeds) > 1:
         ensemble = measuring.ensemble()
         result["ensemble"] = ensemble
         result["ensemble_choice"] = choice = chosen({v: [ensemble[v]] for v in ("plain", "tta")})
-        result["abstention"]["ensemble"] = measuring.abstention(f"ensemble-{choice}", ensemble[choice]["path"])
+        result["abstention"]["ensemble"] = measuring.abstention(f"ensemble-{choice}", lambda: measuring.ensemble_model(choice))
     return result
