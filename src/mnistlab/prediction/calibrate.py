@@ -1,4 +1,5 @@
-"""Choosing a run's decision rule: the typicality check's references from training images; temperature and thresholds from held-out ones.
+"""Choosing a run's decision rule: the typicality check's references from training images; temperature and thresholds
+from held-out ones.
 
 Held-out means the run's validation split, carved from the training set before training. A run
 without one (the notebooks validate on the test set, or not at all) takes its thresholds from a
