@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from safetensors.numpy import save_file
 
 from mnistlab.cli.main import main
 from mnistlab.prediction.decision import load_rule
+from test_predict import write_older_rule_statistics
 
 RECIPE = """
 description = "a small MLP standing in for a best recipe"
@@ -83,12 +82,11 @@ def test_accuracy_report_resumes_and_chooses_on_validation(capsys, tmp_path: Pat
     weights = (runs / "tiny-best" / "seed-0" / "model.safetensors").read_bytes()
     marker = runs / "tiny-best" / "seed-0" / "tta" / "made-before"
     marker.touch()
-    older_rule = runs / "tiny-best" / "seed-0" / "decision.safetensors"
-    save_file({"means": np.zeros((10, 4), np.float32), "whitening": np.eye(4, dtype=np.float32)}, str(older_rule))  # an older mnistlab's
+    write_older_rule_statistics(runs / "tiny-best" / "seed-0")
     assert main([*command, "--no-train", "--measure-again"]) == 0
     out = capsys.readouterr().out
     assert all(f"tiny-best: measuring {what} ..." in out for what in models)
-    assert "/seed-0's decision rule again ..." in out and load_rule(older_rule.parent).typicality is not None
+    assert "/seed-0's decision rule again ..." in out and load_rule(runs / "tiny-best" / "seed-0").typicality is not None
     assert not marker.exists() and (runs / "tiny-best" / "seed-0" / "model.safetensors").read_bytes() == weights
     again = {key.split("/", 2)[2] for key in json.loads(table.with_suffix(".json").read_text())["measures"]}
     assert again == set(measures)  # the 50-image abstention measured above is gone with the rest

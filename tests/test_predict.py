@@ -20,8 +20,8 @@ from mnistlab import TrainConfig, train_and_report
 from mnistlab.cli.main import main
 from mnistlab.data.idx import write_idx
 from mnistlab.data.loaders import load_dataset
-from mnistlab.errors import MnistlabError
 from mnistlab.data.preprocess import prepare_images
+from mnistlab.errors import MnistlabError
 from mnistlab.prediction.decision import DecisionRule, Thresholds, load_rule, smallest_threshold
 from mnistlab.prediction.engines import OnnxEngine, TorchEngine
 from mnistlab.training.progress import Progress
@@ -196,6 +196,12 @@ def test_onnx_matches_torch_on_all_test_images(capsys, cnn_run, mnist, photo_dir
     assert [r["decision"] for r in with_torch] == [r["decision"] for r in with_onnx]
 
 
+def write_older_rule_statistics(run_path: Path) -> None:
+    """The run's decision.safetensors as mnistlab wrote it before its typicality check was a nearest-neighbour one:
+    Mahalanobis statistics."""
+    save_file({"means": np.zeros((10, 4), np.float32), "whitening": np.eye(4, dtype=np.float32)}, str(run_path / "decision.safetensors"))
+
+
 def test_a_damaged_decision_file_is_one_line_that_says_how_to_mend_it(capsys, cnn_run, photo_dir: Path, data_dir: Path, tmp_path: Path) -> None:
     copy = shutil.copytree(cnn_run.path, tmp_path / "run")
     saved = json.loads((copy / "decision.json").read_text())
@@ -206,8 +212,8 @@ def test_a_damaged_decision_file_is_one_line_that_says_how_to_mend_it(capsys, cn
         err = capsys.readouterr().err
         assert "decision.json is damaged" in err and f"mnistlab thresholds {copy}" in err and len(err.strip().splitlines()) == 1, err
     (copy / "decision.json").write_text(json.dumps(saved))
-    save_file({"means": np.zeros((10, 4), np.float32), "whitening": np.eye(4, dtype=np.float32)}, str(copy / "decision.safetensors"))
-    assert main(["predict", str(copy), str(photo_dir / "000-*")]) == 2  # the Mahalanobis statistics mnistlab kept before
+    write_older_rule_statistics(copy)
+    assert main(["predict", str(copy), str(photo_dir / "000-*")]) == 2
     err = capsys.readouterr().err
     assert "decision.safetensors is damaged or from an older mnistlab" in err and len(err.strip().splitlines()) == 1, err
     (copy / "decision.safetensors").write_bytes(b"truncated")
