@@ -72,9 +72,10 @@ def unit_rows(features: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Typicality:
-    """The training images' features, each of length 1 (float16: half the file; the best recipes' distances move by < 3e-4)."""
+    """The training images' features, each of length 1, rounded to float16 as the rule file keeps them (half the file;
+    the best recipes' distances move by < 3e-4) and held as float32, what the distances multiply."""
 
-    references: np.ndarray  # (R, D)
+    references: np.ndarray  # (R, D) float32
 
     def distances(self, features: np.ndarray) -> np.ndarray:
         """Cosine distance of each row of ``features`` to its nearest reference (0: the same direction; 2: opposite)."""
@@ -82,16 +83,15 @@ class Typicality:
             raise MnistlabError(f"the model gives {features.shape[1]} features, but the decision rule was made for "
                                 f"{self.references.shape[1]}; an ONNX file exported before the rule: export it again "
                                 "(`mnistlab export RUN --format onnx`), or recompute the rule (`mnistlab thresholds RUN`)")
-        references = self.references.astype(np.float32)
         queries = unit_rows(features)
-        nearest = np.concatenate([(queries[i : i + 1024] @ references.T).max(axis=1) for i in range(0, len(queries), 1024)])
+        nearest = np.concatenate([(queries[i : i + 1024] @ self.references.T).max(axis=1) for i in range(0, len(queries), 1024)])
         return np.maximum(1.0 - nearest, 0.0)
 
 
 def fit_typicality(features: np.ndarray) -> Typicality:
     """The references for the training images' ``features``: the first of them, up to REFERENCE_VALUES numbers."""
     kept = max(1, REFERENCE_VALUES // max(features.shape[1], 1))
-    return Typicality(unit_rows(features[:kept]).astype(np.float16))
+    return Typicality(unit_rows(features[:kept]).astype(np.float16).astype(np.float32))
 
 
 def smallest_threshold(scores: np.ndarray, correct: np.ndarray, max_error: float) -> float:
@@ -158,7 +158,7 @@ class DecisionRule:
 
 def save_rule(run_path: Path, rule: DecisionRule) -> None:
     if rule.typicality is not None:
-        arrays = {"references": rule.typicality.references}
+        arrays = {"references": rule.typicality.references.astype(np.float16)}
         write_with(run_path / STATS_FILE, lambda tmp: save_file(arrays, str(tmp)))
     write_json(run_path / RULE_FILE, asdict(rule.thresholds))
 
@@ -186,7 +186,7 @@ def load_rule(run_path: Path) -> DecisionRule:
             references = load_file(str(run_path / STATS_FILE))["references"]
             if references.ndim != 2:
                 raise ValueError(f"references of shape {references.shape}, not (images, features)")
-            typicality = Typicality(references)
+            typicality = Typicality(references.astype(np.float32))
         except (SafetensorError, OSError, KeyError, ValueError) as exc:  # KeyError: an older mnistlab's statistics
             raise MnistlabError(f"{run_path / STATS_FILE} is damaged or from an older mnistlab ({exc!r}); "
                                 f"recompute it with `mnistlab thresholds {run_path}`") from None
