@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,11 @@ def test_accuracy_report_resumes_and_chooses_on_validation(capsys, tmp_path: Pat
     out = capsys.readouterr().out
     assert {line.split(" ")[2] for line in out.splitlines() if line.startswith("tiny-best: measuring")} == set(measures) - models
     assert out.count("decision rule again ...") == 2 and marker.exists()
+    # a model made again because its folder is gone has just chosen its rule: it does not choose it twice
+    shutil.rmtree(runs / "tiny-best" / "ensemble-0-1" / ensemble_choice)
+    assert main([*command, "--no-train", "--measure-again", "abstention"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("decision rule again ...") == 1 and (runs / "tiny-best" / "ensemble-0-1" / ensemble_choice / "decision.json").is_file()
     # without the runs it measures from, it refuses before forgetting anything
     kept = table.with_suffix(".json").read_text()
     runs.rename(tmp_path / "runs-moved-away")

@@ -25,7 +25,7 @@ from mnistlab.errors import MnistlabError
 from mnistlab.evaluation.calibration import expected_calibration_error, with_temperature
 from mnistlab.prediction.abstention import measure, other_dataset
 from mnistlab.prediction.calibrate import calibrate_saved_run
-from mnistlab.prediction.decision import load_rule, save_rule
+from mnistlab.prediction.decision import RULE_FILE, load_rule, save_rule
 from mnistlab.prediction.ensemble import TTA_FOLDER, make_ensemble, tta_run
 from mnistlab.recipes import Recipe
 from mnistlab.recipes.reproduce import Reproduction, settings_key
@@ -133,11 +133,12 @@ class Frontier:
         return {variant: self._kept(self.ensemble_folder.name + ("-tta" if variant == "tta" else ""), lambda variant=variant: made(variant))
                 for variant in ("plain", "tta")}
 
-    def abstention(self, name: str, model: Callable[[], Run]) -> dict:
-        """The abstention of the model that ``model`` loads, or makes when its folder is gone."""
+    def abstention(self, name: str, folder: Path, model: Callable[[], Run]) -> dict:
+        """The abstention of the model in ``folder``, which ``model`` loads, or makes when the folder is gone."""
         def measured() -> dict:
+            chosen_before = (folder / RULE_FILE).is_file()  # a model made now has just chosen its rule
             run = model()
-            if self.rules_again:
+            if self.rules_again and chosen_before:
                 self.choose_rule_again(run)
             return measure(run, self.dataset, load_dataset(other_dataset(self.recipe.config.dataset), self.data_dir), self.images)
 
@@ -164,11 +165,13 @@ def frontier(done: Reproduction, recipe: Recipe, runs_dir: Path, data_dir: str |
     seeds = [{"seed": t.seed, "seconds": t.seconds, "others_busy": t.others_busy, "machine": t.machine, "threads": t.threads, "run": t.run,
               **measuring.seed(t.seed, t.run)} for t in measuring.trials]
     single = chosen({v: [s[v] for s in seeds] for v in ("plain", "tta")})
-    first = measuring.abstention(f"seed-{seeds[0]['seed']}-{single}", lambda: measuring.single_model(seeds[0]["run"], single))
+    first_folder = Path(seeds[0]["run"]) / (TTA_FOLDER if single == "tta" else "")
+    first = measuring.abstention(f"seed-{seeds[0]['seed']}-{single}", first_folder, lambda: measuring.single_model(seeds[0]["run"], single))
     result = {"seeds": seeds, "single_choice": single, "abstention": {"single": first}}
     if len(seeds) > 1:
         ensemble = measuring.ensemble()
         result["ensemble"] = ensemble
         result["ensemble_choice"] = choice = chosen({v: [ensemble[v]] for v in ("plain", "tta")})
-        result["abstention"]["ensemble"] = measuring.abstention(f"ensemble-{choice}", lambda: measuring.ensemble_model(choice))
+        result["abstention"]["ensemble"] = measuring.abstention(f"ensemble-{choice}", measuring.ensemble_folder / choice,
+                                                                lambda: measuring.ensemble_model(choice))
     return result
