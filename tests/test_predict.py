@@ -22,7 +22,8 @@ from mnistlab.data.idx import write_idx
 from mnistlab.data.loaders import load_dataset
 from mnistlab.data.preprocess import prepare_images
 from mnistlab.errors import MnistlabError
-from mnistlab.prediction.decision import DecisionRule, Thresholds, load_rule, smallest_threshold
+from mnistlab.prediction.decision import (DecisionRule, Thresholds, answered_share, choose_typicality, fit_typicality, load_rule, save_rule,
+                                         smallest_threshold)
 from mnistlab.prediction.engines import OnnxEngine, TorchEngine
 from mnistlab.training.progress import Progress
 from mnistlab.prediction.abstention import photo_of
@@ -149,8 +150,38 @@ def test_the_typicality_check_answers_digits_and_not_noise_or_clothes(cnn_run, m
     # alone, it leaves most noise and clothes unsure (on this network trained with a validation split, the Mahalanobis
     # distance it replaced passed 99.7% of clothes and all noise)
     assert passed(noise) < 0.4 and passed(load_dataset("fashion-mnist", canonical_data_dir).x_test[:2000]) < 0.8
+    assert not rule.typicality.centred  # centred on the training mean, this network's check answered all of that noise
     with pytest.raises(MnistlabError, match="export it again"):  # an ONNX file exported before its run's rule
         rule.typicality.distances(np.zeros((1, rule.typicality.references.shape[1] + 1)))
+
+
+def test_the_typicality_check_is_centred_where_that_answers_fewer_non_digits(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+
+    def features(count: int, dims: list[int], spread: float = 1.0) -> np.ndarray:
+        """Features far out along the first axis, spread along ``dims``."""
+        found = np.zeros((count, 8))
+        found[:, 0] = 10
+        found[:, dims] += spread * rng.normal(size=(count, len(dims)))
+        return found
+
+    training, held_out = features(2000, [1, 2, 3, 4]), features(500, [1, 2, 3, 4])
+    off_their_directions = features(500, [5, 6, 7], 0.3)  # as they are, as near the training features as those are to each other
+    far_along_them = features(500, [1, 2, 3, 4], 30)  # centred, pointing as training features do
+    for outliers, centred in ((off_their_directions, True), (far_along_them, False)):
+        answered = {c: answered_share(fit_typicality(training, c), held_out, outliers) for c in (False, True)}
+        assert answered[not centred] > 0.9 and answered[centred] < 0.1
+        assert choose_typicality(training, held_out, [outliers]).centred == centred
+
+    chosen = choose_typicality(training, held_out, [off_their_directions])
+    save_rule(tmp_path, DecisionRule(Thresholds(0.9, 0.5, 0.01), chosen))
+    assert np.array_equal(load_rule(tmp_path).typicality.distances(held_out), chosen.distances(held_out))
+    plain = fit_typicality(training)  # a rule saved before the check could be centred has no centre: its features as they are
+    save_file({"references": plain.references.astype(np.float16)}, str(tmp_path / "decision.safetensors"))
+    assert np.array_equal(load_rule(tmp_path).typicality.distances(held_out), plain.distances(held_out))
+    save_file({"references": plain.references.astype(np.float16), "centre": np.zeros(7, np.float16)}, str(tmp_path / "decision.safetensors"))
+    with pytest.raises(MnistlabError, match="a centre of shape \\(7,\\) for 8 features"):
+        load_rule(tmp_path)
 
 
 def test_smallest_threshold_and_rule() -> None:

@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from sklearn.metrics import roc_auc_score
 
 from mnistlab.data.dataset import Dataset
+from mnistlab.data.noise import noise
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation.risk_coverage import top_two
 from mnistlab.prediction.predictor import Predictor
@@ -90,17 +91,6 @@ def letters(count: int, seed: int) -> list[Image.Image]:
     return [letter_image(letter, fonts[int(rng.integers(len(fonts)))], rng) for letter in letter_sequence(count)]
 
 
-def noise(count: int, seed: int) -> list[Image.Image]:
-    """Half uniform pixel noise, half smooth blotches: what a camera sees with nothing written."""
-    rng = np.random.default_rng(seed)
-    images = []
-    for i in range(count):
-        pixels = rng.uniform(0, 255, (28, 28)) if i % 2 == 0 else np.asarray(
-            Image.fromarray(rng.uniform(0, 255, (12, 12)).astype(np.uint8)).resize((28, 28), Image.Resampling.BICUBIC), dtype=np.float64)
-        images.append(Image.fromarray(pixels.astype(np.uint8)))
-    return images
-
-
 @dataclass(frozen=True)
 class Scored:
     """One set's unsure scores per check (higher: less like a digit), the rule's answers (-1: unsure), as ``predict`` computes them."""
@@ -139,7 +129,7 @@ def measure(run_path: str | Path, dataset: Dataset, other: Dataset, images: int 
         photos_name: [photo_of(x, rng) for x in dataset.x_test[true_index]],
         f"{other.name} test images": [Image.fromarray(x) for x in other.x_test[:images]],
         LETTERS_SET: letters(images, seed),
-        "noise": noise(images, seed),
+        "noise": [Image.fromarray(x) for x in noise(images, seed)],
     }
     scored = {name: score(predictor, pictures) for name, pictures in sets.items()}
     true_scores = scored[true_name].scores
@@ -163,7 +153,8 @@ def measure(run_path: str | Path, dataset: Dataset, other: Dataset, images: int 
         if name in (true_name, photos_name):  # their classes are known: how often the answers given are right
             row["right_when_answered"] = float((found.answers == labels)[answered].mean()) if answered.any() else None
         rows.append(row)
-    return {"keep_answered": KEEP_ANSWERED, "seed": seed, "thresholds_at_99": thresholds, "rows": rows,
+    centred = predictor.rule.typicality is not None and predictor.rule.typicality.centred
+    return {"keep_answered": KEEP_ANSWERED, "seed": seed, "distance_centred": centred, "thresholds_at_99": thresholds, "rows": rows,
             "letters": per_letter(true_scores["confidence"], scored[LETTERS_SET], predictor.class_names)}
 
 
@@ -190,9 +181,10 @@ ABSTENTION_HEADERS = ["set", "n", *(f"AUROC {k}" for k in SCORES), *(f"answered,
 
 def abstention_caption(table: dict) -> str:
     """What ``measure``'s table shows, in the words every report of it uses."""
+    centred = ", centred on the training images' mean," if table.get("distance_centred") else ""  # tables before centring have no key
     return (f"AUROC of each unsure score against the true test images, and the share of each set answered at the thresholds that "
-            f"keep {table['keep_answered']:.0%} of them answered ('distance': the cosine distance of its last hidden layer to the "
-            f"nearest training image's; 'combined': every check at its threshold; the run's rule: its saved thresholds). "
+            f"keep {table['keep_answered']:.0%} of them answered ('distance': the cosine distance of its last hidden layer"
+            f"{centred} to the nearest training image's; 'combined': every check at its threshold; the run's rule: its saved thresholds). "
             f"{table['rows'][1]['images']} images a set, seed {table['seed']}.")
 
 

@@ -1,5 +1,6 @@
 """Choosing a run's decision rule: the typicality check's references from training images; temperature and thresholds
-from held-out ones.
+from held-out ones; whether the check centres the features, from scribbles (data/scribbles.py) and noise pictures
+(data/noise.py), drawn from a seed of their own: non-digits no recipe trains on.
 
 Held-out means the run's validation split, carved from the training set before training. A run
 without one (the notebooks validate on the test set, or not at all) takes its thresholds from a
@@ -10,28 +11,52 @@ new ones. The test set is never used to choose anything.
 
 from __future__ import annotations
 
+from functools import cache
+
+import numpy as np
 import torch
 
 from mnistlab.data.dataset import Dataset
-from mnistlab.data.preprocess import to_tensors
+from mnistlab.data.noise import noise
+from mnistlab.data.preprocess import prepare_images, to_tensors
+from mnistlab.data.scribbles import scribbles
 from mnistlab.data.split import stratified_holdout
 from mnistlab.evaluation.calibration import fit_temperature, with_temperature
 from mnistlab.models.network import Network
-from mnistlab.prediction.decision import RULE_FILE, DecisionRule, choose_thresholds, fit_typicality, rule_damaged, save_rule
+from mnistlab.models.zoo import image_shape_for
+from mnistlab.prediction.decision import RULE_FILE, DecisionRule, choose_thresholds, choose_typicality, rule_damaged, save_rule
 from mnistlab.prediction.engines import TorchEngine
 from mnistlab.runs.store import Run
 
 FIT_IMAGES = 20_000  # training images whose features are the typicality check's references
 CALIBRATION_IMAGES = 5_000  # training images the thresholds are chosen on when a run has no validation split
+OUTLIERS, OUTLIERS_SEED = 1_000, 987_654  # scribbles and noise pictures each, that choose between the typicality checks
+
+
+@cache
+def choice_outliers(side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The scribbles and the noise pictures of OUTLIERS_SEED, drawn once a process (about a second)."""
+    return scribbles(OUTLIERS, OUTLIERS_SEED, side), noise(OUTLIERS, OUTLIERS_SEED, side)
+
+
+def outliers_for(network: Network) -> list[np.ndarray]:
+    """``choice_outliers`` in the layout the network reads, scaled to its images' shape."""
+    height, width = image_shape_for(network.input_shape)
+    found = []
+    for pictures in choice_outliers(height):
+        x = torch.nn.functional.interpolate(prepare_images(pictures, 255, False), size=(height, width), mode="bilinear")
+        found.append((x.flatten(1) if network.flat_input else x).numpy())
+    return found
 
 
 def calibrate(network: Network, x_fit: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, chosen_on: str, held_out: bool) -> DecisionRule:
     """Take the typicality check's references from the training images ``x_fit``; on ``x_val`` (described by ``chosen_on``,
-    none of them in ``x_fit``), fit the temperature when it is ``held_out`` from training, then pick the thresholds on the
-    calibrated probabilities."""
+    none of them in ``x_fit``), centre it or not (``choose_typicality``, on scribbles and noise), fit the temperature when ``x_val``
+    is ``held_out`` from training, then pick the thresholds on the calibrated probabilities."""
     engine = TorchEngine(network.cpu())
-    typicality = fit_typicality(engine.features(x_fit[:FIT_IMAGES].cpu().numpy()))
     probs, features = engine.run(x_val.cpu().numpy())
+    outliers = [engine.features(x) for x in outliers_for(network)]
+    typicality = choose_typicality(engine.features(x_fit[:FIT_IMAGES].cpu().numpy()), features, outliers)
     labels = y_val.cpu().numpy()
     temperature = fit_temperature(probs, labels) if held_out else 1.0
     thresholds = choose_thresholds(with_temperature(probs, temperature), labels, typicality.distances(features), chosen_on, temperature)
@@ -68,4 +93,6 @@ def ensure_rule(run: Run, dataset: Dataset, mend: bool = False) -> None:
         return
     rule = calibrate_saved_run(run, dataset)
     save_rule(run.path, rule)
-    print(f"{'The saved decision rule was damaged. ' if damaged else ''}Decision thresholds chosen on {rule.thresholds.chosen_on}, saved to {run.path / RULE_FILE}")
+    centred = rule.typicality is not None and rule.typicality.centred
+    print(f"{'The saved decision rule was damaged. ' if damaged else ''}Decision thresholds chosen on {rule.thresholds.chosen_on}, "
+          f"features {'centred on the training mean' if centred else 'as they are'} (fewer scribbles and noise answered), saved to {run.path / RULE_FILE}")

@@ -13,8 +13,11 @@ Then three checks, each with a default chosen from held-out data and stored in t
   letter "H" is a confident "4"); distance in feature space catches much of that. Measured on the
   best recipes' seed 0 against their validation images, it separates letters, clothes (digits for a
   clothes model) and noise better than the Mahalanobis distance to the class means it replaced,
-  by AUROC in all nine cases; at its threshold, best-fashion's answers more letters and noise
-  (docs/accuracy.md's abstention tables measure it on the test images).
+  by AUROC in all nine cases. The features are either taken as they are or first centred on the
+  training images' mean; ``choose_typicality`` keeps whichever answers fewer synthetic non-digits
+  (scribbles and noise). Centring helped best-fashion, and hurt best-mnist-outliers (whose training
+  pushes scribbles towards that mean) and the notebook CNN (it answered all uniform noise);
+  docs/accuracy.md's abstention tables measure the result on the test images.
 
 The confidence and margin defaults are the smallest values at which the answered
 predictions on the validation data make at most a quarter of the model's overall errors;
@@ -72,26 +75,48 @@ def unit_rows(features: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Typicality:
-    """The training images' features, each of length 1, rounded to float16 as the rule file keeps them (half the file;
-    the best recipes' distances move by < 3e-4) and held as float32, what the distances multiply."""
+    """The training images' features, centred on ``centre`` (zeros: as they are) and each then of length 1, rounded to
+    float16 as the rule file keeps them (half the file; the best recipes' distances move by < 3e-4) and held as float32,
+    what the distances multiply."""
 
     references: np.ndarray  # (R, D) float32
+    centre: np.ndarray  # (D,) float32
+
+    @property
+    def centred(self) -> bool:
+        return bool(self.centre.any())
 
     def distances(self, features: np.ndarray) -> np.ndarray:
-        """Cosine distance of each row of ``features`` to its nearest reference (0: the same direction; 2: opposite)."""
+        """Cosine distance of each row of ``features`` (centred) to its nearest reference (0: the same direction; 2: opposite)."""
         if features.shape[1] != self.references.shape[1]:
             raise MnistlabError(f"the model gives {features.shape[1]} features, but the decision rule was made for "
                                 f"{self.references.shape[1]}; an ONNX file exported before the rule: export it again "
                                 "(`mnistlab export RUN --format onnx`), or recompute the rule (`mnistlab thresholds RUN`)")
-        queries = unit_rows(features)
+        queries = unit_rows(features - self.centre)
         nearest = np.concatenate([(queries[i : i + 1024] @ self.references.T).max(axis=1) for i in range(0, len(queries), 1024)])
         return np.maximum(1.0 - nearest, 0.0)
 
 
-def fit_typicality(features: np.ndarray) -> Typicality:
-    """The references for the training images' ``features``: the first of them, up to REFERENCE_VALUES numbers."""
-    kept = max(1, REFERENCE_VALUES // max(features.shape[1], 1))
-    return Typicality(unit_rows(features[:kept]).astype(np.float16).astype(np.float32))
+def fit_typicality(features: np.ndarray, centred: bool = False) -> Typicality:
+    """The references for the training images' ``features``: the first of them, up to REFERENCE_VALUES numbers, centred on
+    their mean when ``centred``."""
+    kept = features[: max(1, REFERENCE_VALUES // max(features.shape[1], 1))].astype(np.float32)
+    centre = kept.mean(axis=0) if centred else np.zeros(kept.shape[1], np.float32)
+    rounded = (a.astype(np.float16).astype(np.float32) for a in (unit_rows(kept - centre), centre))
+    return Typicality(*rounded)
+
+
+def answered_share(typicality: Typicality, held_out: np.ndarray, outliers: np.ndarray) -> float:
+    """The share of ``outliers`` features whose distance is within the threshold the held-out features set."""
+    threshold = np.percentile(typicality.distances(held_out), DISTANCE_PERCENTILE)
+    return float((typicality.distances(outliers) <= threshold).mean())
+
+
+def choose_typicality(training: np.ndarray, held_out: np.ndarray, outliers: list[np.ndarray]) -> Typicality:
+    """Of the check on the ``training`` features as they are and the one centred on their mean, the one whose thresholds on
+    ``held_out`` answer the smaller worst share of the ``outliers`` sets (features of known non-digits); as they are on a tie."""
+    checks = [fit_typicality(training, centred) for centred in (False, True)]
+    return min(checks, key=lambda check: max(answered_share(check, held_out, found) for found in outliers))
 
 
 def smallest_threshold(scores: np.ndarray, correct: np.ndarray, max_error: float) -> float:
@@ -158,7 +183,7 @@ class DecisionRule:
 
 def save_rule(run_path: Path, rule: DecisionRule) -> None:
     if rule.typicality is not None:
-        arrays = {"references": rule.typicality.references.astype(np.float16)}
+        arrays = {name: getattr(rule.typicality, name).astype(np.float16) for name in ("references", "centre")}
         write_with(run_path / STATS_FILE, lambda tmp: save_file(arrays, str(tmp)))
     write_json(run_path / RULE_FILE, asdict(rule.thresholds))
 
@@ -183,10 +208,14 @@ def load_rule(run_path: Path) -> DecisionRule:
     typicality = None
     if (run_path / STATS_FILE).is_file():
         try:
-            references = load_file(str(run_path / STATS_FILE))["references"]
+            arrays = load_file(str(run_path / STATS_FILE))
+            references = arrays["references"]
             if references.ndim != 2:
                 raise ValueError(f"references of shape {references.shape}, not (images, features)")
-            typicality = Typicality(references.astype(np.float32))
+            centre = arrays.get("centre", np.zeros(references.shape[1], np.float16))  # a rule saved before centring: as they are
+            if centre.shape != references.shape[1:]:
+                raise ValueError(f"a centre of shape {centre.shape} for {references.shape[1]} features")
+            typicality = Typicality(references.astype(np.float32), centre.astype(np.float32))
         except (SafetensorError, OSError, KeyError, ValueError) as exc:  # KeyError: an older mnistlab's statistics
             raise MnistlabError(f"{run_path / STATS_FILE} is damaged or from an older mnistlab ({exc!r}); "
                                 f"recompute it with `mnistlab thresholds {run_path}`") from None

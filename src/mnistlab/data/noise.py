@@ -1,0 +1,20 @@
+"""Noise pictures: what a camera sees with nothing written, for measuring (``mnistlab abstention``) and choosing
+(prediction/calibrate.py) how a model treats what is not its classes."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from mnistlab.data.mnist_style import MNIST_SIDE
+
+
+def noise(count: int, seed: int, side: int = MNIST_SIDE) -> np.ndarray:
+    """``count`` pictures (count, side, side) uint8: half uniform pixel noise, half smooth blotches (noise at 12/28 of the
+    side, scaled up), the same for the same seed."""
+    rng = np.random.default_rng(seed)
+    small = max(2, round(side * 12 / MNIST_SIDE))
+    pictures = [rng.uniform(0, 255, (side, side)) if i % 2 == 0 else np.asarray(
+        Image.fromarray(rng.uniform(0, 255, (small, small)).astype(np.uint8)).resize((side, side), Image.Resampling.BICUBIC), dtype=np.float64)
+        for i in range(count)]
+    return np.stack(pictures).astype(np.uint8) if count else np.zeros((0, side, side), np.uint8)
