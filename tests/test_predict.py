@@ -150,7 +150,7 @@ def test_the_typicality_check_answers_digits_and_not_noise_or_clothes(cnn_run, m
     # alone, it leaves most noise and clothes unsure (on this network trained with a validation split, the Mahalanobis
     # distance it replaced passed 99.7% of clothes and all noise)
     assert passed(noise) < 0.4 and passed(load_dataset("fashion-mnist", canonical_data_dir).x_test[:2000]) < 0.8
-    assert not rule.typicality.centred  # centred on the training mean, this network's check answered all of that noise
+    assert not rule.centred  # centred on the training mean, this network's check answered all of that noise
     with pytest.raises(MnistlabError, match="export it again"):  # an ONNX file exported before its run's rule
         rule.typicality.distances(np.zeros((1, rule.typicality.references.shape[1] + 1)))
 
@@ -260,5 +260,7 @@ def test_thresholds_for_a_run_saved_without_them_come_from_training_images(capsy
     copy = shutil.copytree(cnn_run.path, tmp_path / "run")
     (copy / "decision.json").unlink()
     assert main(["thresholds", str(copy)]) == 0
-    assert "Decision thresholds chosen on training images (5000, seen in training: the run has no validation split)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Decision thresholds chosen on training images (5000, seen in training: the run has no validation split)" in out
+    assert "features as they are (fewer scribbles and noise answered)" in out
     assert json.loads((copy / "decision.json").read_text())["chosen_on"].startswith("training images (5000")

@@ -153,8 +153,7 @@ def measure(run_path: str | Path, dataset: Dataset, other: Dataset, images: int 
         if name in (true_name, photos_name):  # their classes are known: how often the answers given are right
             row["right_when_answered"] = float((found.answers == labels)[answered].mean()) if answered.any() else None
         rows.append(row)
-    centred = predictor.rule.typicality is not None and predictor.rule.typicality.centred
-    return {"keep_answered": KEEP_ANSWERED, "seed": seed, "distance_centred": centred, "thresholds_at_99": thresholds, "rows": rows,
+    return {"keep_answered": KEEP_ANSWERED, "seed": seed, "distance_centred": predictor.rule.centred, "thresholds_at_99": thresholds, "rows": rows,
             "letters": per_letter(true_scores["confidence"], scored[LETTERS_SET], predictor.class_names)}
 
 

@@ -93,6 +93,6 @@ def ensure_rule(run: Run, dataset: Dataset, mend: bool = False) -> None:
         return
     rule = calibrate_saved_run(run, dataset)
     save_rule(run.path, rule)
-    centred = rule.typicality is not None and rule.typicality.centred
     print(f"{'The saved decision rule was damaged. ' if damaged else ''}Decision thresholds chosen on {rule.thresholds.chosen_on}, "
-          f"features {'centred on the training mean' if centred else 'as they are'} (fewer scribbles and noise answered), saved to {run.path / RULE_FILE}")
+          f"features {'centred on the training mean' if rule.centred else 'as they are'} (fewer scribbles and noise answered), "
+          f"saved to {run.path / RULE_FILE}")

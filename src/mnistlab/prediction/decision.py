@@ -148,6 +148,11 @@ class DecisionRule:
     thresholds: Thresholds
     typicality: Typicality | None
 
+    @property
+    def centred(self) -> bool:
+        """Whether the typicality check centres the features on the training images' mean."""
+        return self.typicality is not None and self.typicality.centred
+
     def calibrated(self, probabilities: np.ndarray) -> np.ndarray:
         """The model's probabilities with the rule's temperature applied: what ``decide`` takes and predictions report."""
         return with_temperature(probabilities, self.thresholds.temperature)
