@@ -60,10 +60,8 @@ def test_an_ensemble_is_the_mean_of_its_members(capsys, tmp_path: Path, members,
     assert f"Test accuracy: {ensemble.metrics['test_accuracy']:.4f}" in capsys.readouterr().out
     # a and b held out the same images, so the ensemble's temperature and thresholds are chosen on them
     assert load_rule(out).thresholds.chosen_on.startswith("validation split (800 images")
-    # its typicality check measures each member among that member's own features: they are side by side, a block each
-    assert load_rule(out).typicality.references.shape[0] == 2
-    features = [TorchEngine(run.network).features(x) for run in (ensemble, a, b)]
-    assert np.allclose(features[0], np.concatenate(features[1:], axis=1), atol=1e-6)
+    # its typicality check is its first member's: the same features of the same training images
+    assert np.allclose(load_rule(out).typicality.references, load_rule(a.path).typicality.references, atol=1e-3)
     answered = mnistlab.predict(ensemble, mnist.x_test[:20], prepare=False)
     assert np.array_equal(answered.classes, mean[:20].argmax(1))
     assert main(["report", str(out)]) == 0  # an ensemble was not trained: its members stand where the curves would

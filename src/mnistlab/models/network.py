@@ -82,8 +82,6 @@ class Network(nn.Module):
         classifier itself reads (-1, the input itself, for a network of one layer)."""
         return len(self.layers) - 2
 
-    feature_blocks = 1  # the features are one network's (an ensemble's are its members', side by side)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, *input_shape) -> (B, classes) logits
         return self._run(x, keep=None)[0]
 

@@ -153,8 +153,7 @@ def measure(run_path: str | Path, dataset: Dataset, other: Dataset, images: int 
         if name in (true_name, photos_name):  # their classes are known: how often the answers given are right
             row["right_when_answered"] = float((found.answers == labels)[answered].mean()) if answered.any() else None
         rows.append(row)
-    networks = 1 if predictor.rule.typicality is None else len(predictor.rule.typicality.references)
-    return {"keep_answered": KEEP_ANSWERED, "seed": seed, "distance_centred": predictor.rule.centred, "distance_networks": networks, "thresholds_at_99": thresholds, "rows": rows,
+    return {"keep_answered": KEEP_ANSWERED, "seed": seed, "distance_centred": predictor.rule.centred, "thresholds_at_99": thresholds, "rows": rows,
             "letters": per_letter(true_scores["confidence"], scored[LETTERS_SET], predictor.class_names)}
 
 
@@ -182,11 +181,9 @@ ABSTENTION_HEADERS = ["set", "n", *(f"AUROC {k}" for k in SCORES), *(f"answered,
 def abstention_caption(table: dict) -> str:
     """What ``measure``'s table shows, in the words every report of it uses."""
     centred = ", centred on the training images' mean," if table.get("distance_centred") else ""  # tables before centring have no key
-    networks = table.get("distance_networks", 1)  # tables before ensembles measured every member have no key
-    members = f", the mean over its {networks} members" if networks > 1 else ""
     return (f"AUROC of each unsure score against the true test images, and the share of each set answered at the thresholds that "
             f"keep {table['keep_answered']:.0%} of them answered ('distance': the cosine distance of its last hidden layer"
-            f"{centred} to the nearest training image's{members}; 'combined': every check at its threshold; the run's rule: its saved thresholds). "
+            f"{centred} to the nearest training image's; 'combined': every check at its threshold; the run's rule: its saved thresholds). "
             f"{table['rows'][1]['images']} images a set, seed {table['seed']}.")
 
 

@@ -42,7 +42,7 @@ from mnistlab.evaluation.risk_coverage import answered_curve, top_two
 
 ERROR_SHARE = 0.25  # answered predictions may make at most this share of the model's base error rate
 DISTANCE_PERCENTILE = 99.5
-REFERENCE_VALUES = 20_000 * 256  # the most numbers the typicality check keeps a network: 10 MB (an ensemble's members each)
+REFERENCE_VALUES = 20_000 * 256  # the most numbers the typicality check keeps: 10 MB
 RULE_FILE, STATS_FILE = "decision.json", "decision.safetensors"
 
 
@@ -75,40 +75,35 @@ def unit_rows(features: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Typicality:
-    """The training images' features, in blocks (one per network: an ensemble's members each give theirs), each block
-    centred on its ``centre`` (zeros: as they are) and each row then of length 1; rounded to float16 as the rule file keeps
-    them (half the file; the best recipes' distances move by < 3e-4) and held as float32, what the distances multiply."""
+    """The training images' features, centred on ``centre`` (zeros: as they are) and each then of length 1, rounded to
+    float16 as the rule file keeps them (half the file; the best recipes' distances move by < 3e-4) and held as float32,
+    what the distances multiply."""
 
-    references: np.ndarray  # (blocks, R, D) float32
-    centre: np.ndarray  # (blocks, D) float32
+    references: np.ndarray  # (R, D) float32
+    centre: np.ndarray  # (D,) float32
 
     @property
     def centred(self) -> bool:
         return bool(self.centre.any())
 
     def distances(self, features: np.ndarray) -> np.ndarray:
-        """Cosine distance of each row of ``features`` (centred) to its nearest reference (0: the same direction; 2: opposite),
-        the mean over the blocks."""
-        blocks, _, width = self.references.shape
-        if features.shape[1] != blocks * width:
-            raise MnistlabError(f"the model gives {features.shape[1]} features, but the decision rule was made for {blocks * width}: "
-                                "a rule or ONNX file saved by an older mnistlab; recompute the rule (`mnistlab thresholds RUN`) "
-                                "and export ONNX again (`mnistlab export RUN --format onnx`)")
-        total = np.zeros(len(features), np.float32)
-        for block, (references, centre) in enumerate(zip(self.references, self.centre)):
-            queries = unit_rows(features[:, block * width : (block + 1) * width] - centre)
-            total += np.concatenate([(queries[i : i + 1024] @ references.T).max(axis=1) for i in range(0, len(queries), 1024)])
-        return np.maximum(1.0 - total / blocks, 0.0)
+        """Cosine distance of each row of ``features`` (centred) to its nearest reference (0: the same direction; 2: opposite)."""
+        if features.shape[1] != self.references.shape[1]:
+            raise MnistlabError(f"the model gives {features.shape[1]} features, but the decision rule was made for "
+                                f"{self.references.shape[1]}; an ONNX file exported before the rule: export it again "
+                                "(`mnistlab export RUN --format onnx`), or recompute the rule (`mnistlab thresholds RUN`)")
+        queries = unit_rows(features - self.centre)
+        nearest = np.concatenate([(queries[i : i + 1024] @ self.references.T).max(axis=1) for i in range(0, len(queries), 1024)])
+        return np.maximum(1.0 - nearest, 0.0)
 
 
-def fit_typicality(features: np.ndarray, blocks: int = 1, centred: bool = False) -> Typicality:
-    """The references for the training images' ``features`` (``blocks`` side by side): the first of them, up to
-    REFERENCE_VALUES numbers a block, each block centred on its mean when ``centred``."""
-    width = features.shape[1] // blocks
-    kept = features[: max(1, REFERENCE_VALUES // max(width, 1))].astype(np.float32).reshape(-1, blocks, width).transpose(1, 0, 2)
-    centre = kept.mean(axis=1) if centred else np.zeros((blocks, width), np.float32)
-    references = np.stack([unit_rows(block - mean) for block, mean in zip(kept, centre)])
-    return Typicality(*(a.astype(np.float16).astype(np.float32) for a in (references, centre)))
+def fit_typicality(features: np.ndarray, centred: bool = False) -> Typicality:
+    """The references for the training images' ``features``: the first of them, up to REFERENCE_VALUES numbers, centred on
+    their mean when ``centred``."""
+    kept = features[: max(1, REFERENCE_VALUES // max(features.shape[1], 1))].astype(np.float32)
+    centre = kept.mean(axis=0) if centred else np.zeros(kept.shape[1], np.float32)
+    rounded = (a.astype(np.float16).astype(np.float32) for a in (unit_rows(kept - centre), centre))
+    return Typicality(*rounded)
 
 
 def answered_share(typicality: Typicality, held_out: np.ndarray, outliers: np.ndarray) -> float:
@@ -117,10 +112,10 @@ def answered_share(typicality: Typicality, held_out: np.ndarray, outliers: np.nd
     return float((typicality.distances(outliers) <= threshold).mean())
 
 
-def choose_typicality(training: np.ndarray, held_out: np.ndarray, outliers: list[np.ndarray], blocks: int = 1) -> Typicality:
+def choose_typicality(training: np.ndarray, held_out: np.ndarray, outliers: list[np.ndarray]) -> Typicality:
     """Of the check on the ``training`` features as they are and the one centred on their mean, the one whose thresholds on
     ``held_out`` answer the smaller worst share of the ``outliers`` sets (features of known non-digits); as they are on a tie."""
-    checks = [fit_typicality(training, blocks, centred) for centred in (False, True)]
+    checks = [fit_typicality(training, centred) for centred in (False, True)]
     return min(checks, key=lambda check: max(answered_share(check, held_out, found) for found in outliers))
 
 
@@ -220,14 +215,11 @@ def load_rule(run_path: Path) -> DecisionRule:
         try:
             arrays = load_file(str(run_path / STATS_FILE))
             references = arrays["references"]
-            references = references[None] if references.ndim == 2 else references  # one block, saved before ensembles had more
-            if references.ndim != 3:
-                raise ValueError(f"references of shape {references.shape}, not (networks, images, features)")
-            # a rule saved before centring has no centre: its features are as they are
-            centre = arrays.get("centre", np.zeros(references.shape[::2], np.float16))
-            centre = centre[None] if centre.ndim == 1 else centre
-            if centre.shape != references.shape[::2]:
-                raise ValueError(f"a centre of shape {centre.shape} for references of {references.shape}")
+            if references.ndim != 2:
+                raise ValueError(f"references of shape {references.shape}, not (images, features)")
+            centre = arrays.get("centre", np.zeros(references.shape[1], np.float16))  # a rule saved before centring: as they are
+            if centre.shape != references.shape[1:]:
+                raise ValueError(f"a centre of shape {centre.shape} for {references.shape[1]} features")
             typicality = Typicality(references.astype(np.float32), centre.astype(np.float32))
         except (SafetensorError, OSError, KeyError, ValueError) as exc:  # KeyError: an older mnistlab's statistics
             raise MnistlabError(f"{run_path / STATS_FILE} is damaged or from an older mnistlab ({exc!r}); "

@@ -37,8 +37,7 @@ def input_contract(network: Network) -> str:
         f"input '{INPUT_NAME}': float32 {shape}, values in [0, 1] (pixel / 255), white ink on a black background, "
         "prepared as MNIST was: the glyph scaled to fit a 20x20 box keeping its aspect ratio, placed in 28x28 "
         "with its centre of mass at the centre (mnistlab.prediction.prepare.prepare_image does this). "
-        "Outputs: 'probabilities' (N, classes) softmax; 'features' (N, D) for the typicality check (the last hidden layer; "
-        "an ensemble's members' side by side)."
+        "Outputs: 'probabilities' (N, classes) softmax; 'features' (N, D) for the typicality check (the last hidden layer)."
     )
 
 
