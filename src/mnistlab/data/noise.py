@@ -14,7 +14,11 @@ def noise(count: int, seed: int, side: int = MNIST_SIDE) -> np.ndarray:
     side, scaled up), the same for the same seed."""
     rng = np.random.default_rng(seed)
     small = max(2, round(side * 12 / MNIST_SIDE))
-    pictures = [rng.uniform(0, 255, (side, side)) if i % 2 == 0 else np.asarray(
-        Image.fromarray(rng.uniform(0, 255, (small, small)).astype(np.uint8)).resize((side, side), Image.Resampling.BICUBIC), dtype=np.float64)
-        for i in range(count)]
-    return np.stack(pictures).astype(np.uint8) if count else np.zeros((0, side, side), np.uint8)
+    pictures = np.zeros((count, side, side), np.uint8)
+    for i in range(count):
+        if i % 2 == 0:
+            pictures[i] = rng.uniform(0, 255, (side, side)).astype(np.uint8)
+        else:
+            coarse = Image.fromarray(rng.uniform(0, 255, (small, small)).astype(np.uint8))
+            pictures[i] = np.asarray(coarse.resize((side, side), Image.Resampling.BICUBIC))
+    return pictures
