@@ -102,6 +102,19 @@ def test_accuracy_report_resumes_and_chooses_on_validation(capsys, tmp_path: Pat
     assert main([*command, "--no-train", "--measure-again", "abstention"]) == 0
     out = capsys.readouterr().out
     assert out.count("decision rule again ...") == 1 and (runs / "tiny-best" / "ensemble-0-1" / ensemble_choice / "decision.json").is_file()
+    # measuring again loses nothing when it stops part way: what it has not made yet stays as it was, and a resume makes it
+    model_file = runs / "tiny-best" / "ensemble-0-1" / ensemble_choice / "model.safetensors"
+    weights, before = model_file.read_bytes(), json.loads(table.with_suffix(".json").read_text())
+    model_file.write_bytes(b"damaged")
+    assert main([*command, "--no-train", "--measure-again", "abstention"]) == 2 and "damaged" in capsys.readouterr().err
+    stopped = json.loads(table.with_suffix(".json").read_text())
+    ensemble_key = next(key for key in before["measures"] if key.endswith(f"/abstention-ensemble-{ensemble_choice}-100"))
+    assert stopped["measures"][ensemble_key] == before["measures"][ensemble_key] and stopped["stale_measures"] == [ensemble_key]
+    model_file.write_bytes(weights)
+    assert main([*command, "--no-train"]) == 0
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if "measuring" in line] == [f"tiny-best: measuring abstention-ensemble-{ensemble_choice}-100 ..."]
+    assert "decision rule again" in out and "stale_measures" not in json.loads(table.with_suffix(".json").read_text())
     # without the runs it measures from, it refuses before forgetting anything
     kept = table.with_suffix(".json").read_text()
     runs.rename(tmp_path / "runs-moved-away")

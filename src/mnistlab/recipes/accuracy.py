@@ -63,7 +63,7 @@ class Frontier:
                  log: Callable[[str], None]):
         self.done, self.recipe, self.runs_dir, self.data_dir, self.images, self.log = done, recipe, runs_dir, data_dir, images, log
         self.trials = done.trials(recipe, "mnistlab")
-        self.rules_again = False  # whether each model measured for abstention chooses its decision rule again first
+        self.rules_chosen: set[Path] = set()  # the runs whose decision rules were chosen again by this command
         self.prefix = f"{recipe.name}/{settings_key(recipe, done.overrides, 'mnistlab')}"
 
     @cached_property
@@ -80,8 +80,9 @@ class Frontier:
         return self.runs_dir / self.recipe.name / f"ensemble-{'-'.join(str(t.seed) for t in self.trials)}"
 
     def forget(self) -> None:
-        """Drop this recipe's measurements and the folders made for them (each seed's TTA run, the ensembles), and choose each
-        seed's decision rule again, keeping the trainings: the next measurement starts from the seeds' runs as the code now is."""
+        """Mark this recipe's measurements to be made again (each kept until it is), remove the folders made for them (each
+        seed's TTA run, the ensembles), and choose each seed's decision rule again, keeping the trainings: the measurements
+        start again from the seeds' runs as the code now is."""
         missing = [t.run for t in self.trials if not Path(t.run).is_dir()]
         if missing:
             raise MnistlabError(f"{self.recipe.name}: {', '.join(missing)} not found; measuring again needs the seeds' runs "
@@ -89,23 +90,27 @@ class Frontier:
         for folder in [Path(t.run) / TTA_FOLDER for t in self.trials] + [self.ensemble_folder]:
             if folder.is_dir():
                 shutil.rmtree(folder)
-        self.done.store.drop_measures(f"{self.prefix}/")
+        self.done.store.mark_stale(f"{self.prefix}/")
         for run in self.members:
             self.choose_rule_again(run)
 
     def forget_abstention(self) -> None:
-        """Drop this recipe's abstention measurements, whose models then choose their decision rules again before they are
-        measured: what a change to the rule moves, without making the TTA runs and ensembles again."""
-        self.done.store.drop_measures(f"{self.prefix}/abstention-")
-        self.rules_again = True
+        """Measure this recipe's abstention again, each model choosing its decision rule again first: what a change to the
+        rule moves, without making the TTA runs and ensembles again."""
+        self.done.store.mark_stale(f"{self.prefix}/abstention-")
+
+    def drop_stale(self) -> None:
+        """Forget the measurements marked to be made again that were not (another image count's, say): they measured what is gone."""
+        self.done.store.drop_stale(f"{self.prefix}/")
 
     def choose_rule_again(self, run: Run) -> None:
         self.log(f"{self.recipe.name}: choosing {run.path}'s decision rule again ...")
         save_rule(run.path, calibrate_saved_run(run, self.dataset))
+        self.rules_chosen.add(run.path)
 
     def _kept(self, what: str, make: Callable[[], dict]) -> dict:
         key = f"{self.prefix}/{what}"
-        if key not in self.done.store.measures:
+        if key not in self.done.store.measures or key in self.done.store.stale:
             self.log(f"{self.recipe.name}: measuring {what} ...")
             self.done.store.add_measure(key, make())
         return self.done.store.measures[key]
@@ -135,14 +140,17 @@ class Frontier:
 
     def abstention(self, name: str, folder: Path, model: Callable[[], Run]) -> dict:
         """The abstention of the model in ``folder``, which ``model`` loads, or makes when the folder is gone."""
+        what = f"abstention-{name}-{self.images}"
+        again = f"{self.prefix}/{what}" in self.done.store.stale
+
         def measured() -> dict:
             chosen_before = (folder / RULE_FILE).is_file()  # a model made now has just chosen its rule
             run = model()
-            if self.rules_again and chosen_before:
+            if again and chosen_before and run.path not in self.rules_chosen:
                 self.choose_rule_again(run)
             return measure(run, self.dataset, load_dataset(other_dataset(self.recipe.config.dataset), self.data_dir), self.images)
 
-        return self._kept(f"abstention-{name}-{self.images}", measured)
+        return self._kept(what, measured)
 
 
 def chosen(variants: dict[str, list[dict]]) -> str:
@@ -174,4 +182,5 @@ def frontier(done: Reproduction, recipe: Recipe, runs_dir: Path, data_dir: str |
         result["ensemble_choice"] = choice = chosen({v: [ensemble[v]] for v in ("plain", "tta")})
         result["abstention"]["ensemble"] = measuring.abstention(f"ensemble-{choice}", measuring.ensemble_folder / choice,
                                                                 lambda: measuring.ensemble_model(choice))
+    measuring.drop_stale()
     return result

@@ -74,6 +74,7 @@ class TrialStore:
         self.trials: list[Trial] = []
         self.same_start: list[dict] = []
         self.measures: dict[str, dict] = {}
+        self.stale: set[str] = set()  # measurements to make again (``--measure-again``), kept until each is replaced
         self.saved_header: dict = {}  # the header the file was last written with
         if path.is_file() and not fresh:
             try:
@@ -81,7 +82,8 @@ class TrialStore:
                 self.trials = [Trial(**t) for t in saved.get("trials", [])]
                 self.same_start = list(saved.get("same_start", []))
                 self.measures = dict(saved.get("measures", {}))
-                self.saved_header = {k: v for k, v in saved.items() if k not in ("trials", "same_start", "measures")}
+                self.stale = set(saved.get("stale_measures", []))
+                self.saved_header = {k: v for k, v in saved.items() if k not in ("trials", "same_start", "measures", "stale_measures")}
             except (json.JSONDecodeError, TypeError, AttributeError) as exc:
                 raise MnistlabError(f"{path} is not a reproduction results file ({exc}); move it away or pass --fresh") from None
 
@@ -101,15 +103,23 @@ class TrialStore:
 
     def add_measure(self, key: str, measure: dict) -> None:
         self.measures[key] = measure
+        self.stale.discard(key)
         self.save()
 
-    def drop_measures(self, prefix: str) -> None:
-        """Forget every measurement whose key starts with ``prefix``."""
-        self.measures = {k: v for k, v in self.measures.items() if not k.startswith(prefix)}
+    def mark_stale(self, prefix: str) -> None:
+        """Mark every measurement whose key starts with ``prefix`` to be made again; each stays until it is."""
+        self.stale |= {key for key in self.measures if key.startswith(prefix)}
+        self.save()
+
+    def drop_stale(self, prefix: str) -> None:
+        """Forget the measurements under ``prefix`` still marked to be made again."""
+        self.measures = {k: v for k, v in self.measures.items() if not (k.startswith(prefix) and k in self.stale)}
+        self.stale = {key for key in self.stale if not key.startswith(prefix)}
         self.save()
 
     def save(self) -> None:
         extra = {"measures": self.measures} if self.measures else {}
+        extra |= {"stale_measures": sorted(self.stale)} if self.stale else {}
         write_json(self.path, {**self.header, "trials": [asdict(t) for t in self.trials], "same_start": self.same_start, **extra})
 
 
