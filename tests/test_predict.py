@@ -7,6 +7,7 @@ import io
 import json
 import re
 import shutil
+import string
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +21,12 @@ from mnistlab import TrainConfig, train_and_report
 from mnistlab.cli.main import main
 from mnistlab.data.idx import write_idx
 from mnistlab.data.loaders import load_dataset
+from mnistlab.data.noise import noise
 from mnistlab.data.preprocess import prepare_images
 from mnistlab.errors import MnistlabError
 from mnistlab.prediction.decision import (DecisionRule, Thresholds, answered_share, choose_typicality, fit_typicality, load_rule, save_rule,
                                          smallest_threshold)
+from mnistlab.prediction.calibrate import OUTLIERS, OUTLIERS_SEED, choice_outliers
 from mnistlab.prediction.engines import OnnxEngine, TorchEngine
 from mnistlab.training.progress import Progress
 from mnistlab.prediction.abstention import photo_of
@@ -92,12 +95,18 @@ def test_blank_noise_and_letters_are_unsure(capsys, cnn_run, tmp_path: Path) -> 
     rng = np.random.default_rng(0)
     Image.new("L", (120, 90), 235).save(tmp_path / "blank.png")
     Image.fromarray(rng.integers(0, 256, (150, 150)).astype(np.uint8)).save(tmp_path / "noise.png")
-    for letter in "MW":
-        text_image(letter).save(tmp_path / f"letter-{letter}.png")
-    rows = predictions(capsys, str(cnn_run.path), str(tmp_path))
-    assert {r["input"].rsplit("/", 1)[1]: r["decision"] for r in rows} == {
-        "blank.png": "unsure", "letter-M.png": "unsure", "letter-W.png": "unsure", "noise.png": "unsure"}
-    assert {r["reason"] for r in rows if r["input"].endswith("/blank.png")} == {"no ink found"}
+    for character in string.ascii_letters + string.digits:
+        text_image(character).save(tmp_path / f"{'digit' if character.isdigit() else 'letter'}-{ord(character)}.png")
+    rows = {r["input"].rsplit("/", 1)[1]: r for r in predictions(capsys, str(cnn_run.path), str(tmp_path))}
+    assert rows["blank.png"]["decision"] == rows["noise.png"]["decision"] == "unsure"
+    assert rows["blank.png"]["reason"] == "no ink found"
+
+    def unsure(kind: str) -> float:
+        return float(np.mean([r["decision"] == "unsure" for name, r in rows.items() if name.startswith(kind)]))
+
+    # one epoch, never shown a letter: it answers the printed digits, and leaves many letters unsure (some, such as O, I, l
+    # and S, are digits as much as letters; which others it answers differs from machine to machine, as the weights do)
+    assert unsure("digit") <= 0.2 and unsure("letter") >= 0.25
 
 
 def test_inputs_globs_idx_stdin_and_formats(capsys, cnn_run, photo_dir: Path, mnist, tmp_path: Path) -> None:
@@ -146,13 +155,27 @@ def test_the_typicality_check_answers_digits_and_not_noise_or_clothes(cnn_run, m
 
     # the threshold keeps 99.5% of the held-out images it was chosen on, none of them among its references
     assert passed(mnist.x_test) > 0.98
-    noise = np.random.default_rng(0).integers(0, 256, (500, 28, 28), dtype=np.uint8)
+    pixel_noise = np.random.default_rng(0).integers(0, 256, (500, 28, 28), dtype=np.uint8)
     # alone, it leaves most noise and clothes unsure (on this network trained with a validation split, the Mahalanobis
     # distance it replaced passed 99.7% of clothes and all noise)
-    assert passed(noise) < 0.4 and passed(load_dataset("fashion-mnist", canonical_data_dir).x_test[:2000]) < 0.8
-    assert not rule.centred  # centred on the training mean, this network's check answered all of that noise
+    assert passed(pixel_noise) < 0.4 and passed(load_dataset("fashion-mnist", canonical_data_dir).x_test[:2000]) < 0.8
+    # centred on the training mean, this network's check answers most of that noise (fewer scribbles: on an AMX machine the
+    # scribbles chose centring when they were counted with the noise, as one share)
+    assert not rule.centred
     with pytest.raises(MnistlabError, match="export it again"):  # an ONNX file exported before its run's rule
         rule.typicality.distances(np.zeros((1, rule.typicality.references.shape[1] + 1)))
+
+
+def test_the_check_is_chosen_on_each_kind_of_non_digit_on_its_own() -> None:
+    drawn, uniform, blotches = choice_outliers(28)
+    assert drawn.shape == uniform.shape == blotches.shape == (OUTLIERS, 28, 28)
+    together = noise(2 * OUTLIERS, OUTLIERS_SEED)  # the measured noise's two kinds, apart
+    assert np.array_equal(uniform, together[0::2]) and np.array_equal(blotches, together[1::2])
+
+    def roughness(pictures: np.ndarray) -> float:
+        return float(np.abs(np.diff(pictures.astype(int), axis=2)).mean())
+
+    assert roughness(uniform) > 2 * roughness(blotches)
 
 
 def test_the_typicality_check_is_centred_where_that_answers_fewer_non_digits(tmp_path: Path) -> None:

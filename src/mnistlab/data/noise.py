@@ -22,3 +22,9 @@ def noise(count: int, seed: int, side: int = MNIST_SIDE) -> np.ndarray:
             coarse = Image.fromarray(rng.uniform(0, 255, (small, small)).astype(np.uint8))
             pictures[i] = np.asarray(coarse.resize((side, side), Image.Resampling.BICUBIC))
     return pictures
+
+
+def noise_by_kind(count: int, seed: int, side: int = MNIST_SIDE) -> tuple[np.ndarray, np.ndarray]:
+    """``noise(2 * count, seed, side)`` split by kind: (uniform pixel noise, smooth blotches), ``count`` of each."""
+    pictures = noise(2 * count, seed, side)
+    return pictures[0::2], pictures[1::2]

@@ -1,6 +1,6 @@
 """Choosing a run's decision rule: the typicality check's references from training images; temperature and thresholds
-from held-out ones; whether the check centres the features, from scribbles (data/scribbles.py) and noise pictures
-(data/noise.py), drawn from a seed of their own: non-digits no recipe trains on.
+from held-out ones; whether the check centres the features, from scribbles (data/scribbles.py) and the two kinds of
+noise pictures (data/noise.py), drawn from a seed of their own: non-digits no recipe trains on.
 
 Held-out means the run's validation split, carved from the training set before training. A run
 without one (the notebooks validate on the test set, or not at all) takes its thresholds from a
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from mnistlab.data.dataset import Dataset
-from mnistlab.data.noise import noise
+from mnistlab.data.noise import noise_by_kind
 from mnistlab.data.preprocess import prepare_images, to_tensors
 from mnistlab.data.scribbles import scribbles
 from mnistlab.data.split import stratified_holdout
@@ -30,13 +30,14 @@ from mnistlab.runs.store import Run
 
 FIT_IMAGES = 20_000  # training images whose features are the typicality check's references
 CALIBRATION_IMAGES = 5_000  # training images the thresholds are chosen on when a run has no validation split
-OUTLIERS, OUTLIERS_SEED = 1_000, 987_654  # scribbles and noise pictures each, that choose between the typicality checks
+OUTLIERS, OUTLIERS_SEED = 1_000, 987_654  # pictures of each kind of non-digit that choose between the typicality checks
 
 
 @cache
-def choice_outliers(side: int) -> tuple[np.ndarray, np.ndarray]:
-    """The scribbles and the noise pictures of OUTLIERS_SEED, drawn once a process (about a second)."""
-    return scribbles(OUTLIERS, OUTLIERS_SEED, side), noise(OUTLIERS, OUTLIERS_SEED, side)
+def choice_outliers(side: int) -> tuple[np.ndarray, ...]:
+    """The scribbles, uniform noise and smooth blotches of OUTLIERS_SEED, drawn once a process (about a second). Each kind is
+    its own set, so that a check answering most of one kind loses however few of the others it answers."""
+    return scribbles(OUTLIERS, OUTLIERS_SEED, side), *noise_by_kind(OUTLIERS, OUTLIERS_SEED, side)
 
 
 def outliers_for(network: Network) -> list[np.ndarray]:
@@ -51,7 +52,7 @@ def outliers_for(network: Network) -> list[np.ndarray]:
 
 def calibrate(network: Network, x_fit: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, chosen_on: str, held_out: bool) -> DecisionRule:
     """Take the typicality check's references from the training images ``x_fit``; on ``x_val`` (described by ``chosen_on``,
-    none of them in ``x_fit``), centre it or not (``choose_typicality``, on scribbles and noise), fit the temperature when ``x_val``
+    none of them in ``x_fit``), centre it or not (``choose_typicality``, on scribbles and two kinds of noise), fit the temperature when ``x_val``
     is ``held_out`` from training, then pick the thresholds on the calibrated probabilities."""
     engine = TorchEngine(network.cpu())
     probs, features = engine.run(x_val.cpu().numpy())

@@ -14,9 +14,10 @@ Then three checks, each with a default chosen from held-out data and stored in t
   best recipes' seed 0 against their validation images, it separates letters, clothes (digits for a
   clothes model) and noise better than the Mahalanobis distance to the class means it replaced,
   by AUROC in all nine cases. The features are either taken as they are or first centred on the
-  training images' mean; ``choose_typicality`` keeps whichever answers fewer synthetic non-digits
-  (scribbles and noise). Centring helped best-fashion, and hurt best-mnist-outliers (whose training
-  pushes scribbles towards that mean) and the notebook CNN (it answered all uniform noise);
+  training images' mean; ``choose_typicality`` keeps whichever answers the smaller share of the
+  worst-answered kind of synthetic non-digit (scribbles, uniform noise, smooth blotches). Centring
+  helped best-fashion, and hurt best-mnist-outliers (whose training pushes scribbles towards that
+  mean) and the notebook CNN (it answered most uniform noise, while fewer scribbles);
   docs/accuracy.md's abstention tables measure the result on the test images.
 
 The confidence and margin defaults are the smallest values at which the answered
