@@ -52,8 +52,8 @@ def outliers_for(network: Network) -> list[np.ndarray]:
 
 def calibrate(network: Network, x_fit: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, chosen_on: str, held_out: bool) -> DecisionRule:
     """Take the typicality check's references from the training images ``x_fit``; on ``x_val`` (described by ``chosen_on``,
-    none of them in ``x_fit``), centre it or not (``choose_typicality``, on scribbles and two kinds of noise), fit the temperature when ``x_val``
-    is ``held_out`` from training, then pick the thresholds on the calibrated probabilities."""
+    none of them in ``x_fit``), centre it or not (``choose_typicality``, on scribbles and two kinds of noise), fit the
+    temperature when ``x_val`` is ``held_out`` from training, then pick the thresholds on the calibrated probabilities."""
     engine = TorchEngine(network.cpu())
     probs, features = engine.run(x_val.cpu().numpy())
     outliers = [engine.features(x) for x in outliers_for(network)]
