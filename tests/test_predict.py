@@ -24,7 +24,7 @@ from mnistlab.data.loaders import load_dataset
 from mnistlab.data.noise import noise
 from mnistlab.data.preprocess import prepare_images
 from mnistlab.errors import MnistlabError
-from mnistlab.prediction.decision import (DecisionRule, Thresholds, answered_share, choose_typicality, fit_typicality, load_rule, save_rule,
+from mnistlab.prediction.decision import (DecisionRule, Thresholds, answered_shares, choose_typicality, fit_typicality, load_rule, save_rule,
                                          smallest_threshold)
 from mnistlab.prediction.calibrate import OUTLIERS, OUTLIERS_SEED, choice_outliers
 from mnistlab.prediction.engines import OnnxEngine, TorchEngine
@@ -192,7 +192,7 @@ def test_the_typicality_check_is_centred_where_that_answers_fewer_non_digits(tmp
     off_their_directions = features(500, [5, 6, 7], 0.3)  # as they are, as near the training features as those are to each other
     far_along_them = features(500, [1, 2, 3, 4], 30)  # centred, pointing as training features do
     for outliers, centred in ((off_their_directions, True), (far_along_them, False)):
-        answered = {c: answered_share(fit_typicality(training, c), held_out, outliers) for c in (False, True)}
+        answered = {c: answered_shares(fit_typicality(training, c), held_out, [outliers])[0] for c in (False, True)}
         assert answered[not centred] > 0.9 and answered[centred] < 0.1
         assert choose_typicality(training, held_out, [outliers]).centred == centred
 

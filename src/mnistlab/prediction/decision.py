@@ -107,17 +107,17 @@ def fit_typicality(features: np.ndarray, centred: bool = False) -> Typicality:
     return Typicality(*rounded)
 
 
-def answered_share(typicality: Typicality, held_out: np.ndarray, outliers: np.ndarray) -> float:
-    """The share of ``outliers`` features whose distance is within the threshold the held-out features set."""
+def answered_shares(typicality: Typicality, held_out: np.ndarray, outliers: list[np.ndarray]) -> list[float]:
+    """For each set of ``outliers`` features, the share whose distance is within the threshold the held-out features set."""
     threshold = np.percentile(typicality.distances(held_out), DISTANCE_PERCENTILE)
-    return float((typicality.distances(outliers) <= threshold).mean())
+    return [float((typicality.distances(found) <= threshold).mean()) for found in outliers]
 
 
 def choose_typicality(training: np.ndarray, held_out: np.ndarray, outliers: list[np.ndarray]) -> Typicality:
     """Of the check on the ``training`` features as they are and the one centred on their mean, the one whose thresholds on
     ``held_out`` answer the smaller worst share of the ``outliers`` sets (features of known non-digits); as they are on a tie."""
     checks = [fit_typicality(training, centred) for centred in (False, True)]
-    return min(checks, key=lambda check: max(answered_share(check, held_out, found) for found in outliers))
+    return min(checks, key=lambda check: max(answered_shares(check, held_out, outliers)))
 
 
 def smallest_threshold(scores: np.ndarray, correct: np.ndarray, max_error: float) -> float:
