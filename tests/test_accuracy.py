@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from mnistlab.cli.main import main
 from mnistlab.prediction.decision import load_rule
@@ -154,3 +156,21 @@ def test_the_report_keeps_every_best_recipe_its_json_holds(capsys, tmp_path: Pat
     assert main(["accuracy", str(recipe), *quick, "--no-train"]) == 0
     mnist, tiny = table.read_text().split("## best-mnist", 1)[1].split("## tiny-best")
     assert "a seed on Another CPU, AVX2 (2 threads)" in mnist and f"a seed on {saved['machine']} (the ensemble" in tiny
+
+
+def test_seeds_trained_again_are_measured_in_a_new_ensemble(capsys, tmp_path: Path, data_dir: Path) -> None:
+    """A recipe changed after its seeds were measured trains them again into the same folders: the ensembles of the
+    earlier trainings, left beside them, are made again from the new ones and not measured in their place."""
+    recipe, runs = tmp_path / "tiny-best.toml", tmp_path / "runs"
+    recipe.write_text(RECIPE)
+    command = ["accuracy", str(recipe), "--seeds", "2", "--limit", "1000", "--images", "20", "--table", str(tmp_path / "a.md"),
+               "--runs-dir", str(runs)]
+    assert main(command) == 0
+    recipe.write_text(RECIPE.replace('optimizer = "adam"', 'optimizer = "rmsprop"'))
+    assert main(command) == 0
+    assert "tiny-best: measuring ensemble-0-1 ..." in capsys.readouterr().out
+    for variant in ("plain", "tta"):
+        ensemble = load_file(runs / "tiny-best" / "ensemble-0-1" / variant / "model.safetensors")
+        for seed in (0, 1):
+            trained = load_file(runs / "tiny-best" / f"seed-{seed}" / "model.safetensors")
+            assert all(torch.equal(ensemble[f"members.{seed}.{name}"], weights) for name, weights in trained.items())

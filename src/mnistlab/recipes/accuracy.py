@@ -18,6 +18,8 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
+import torch
+
 from mnistlab.data.dataset import Dataset
 from mnistlab.data.loaders import load_dataset
 from mnistlab.data.preprocess import prepare_images
@@ -46,12 +48,20 @@ def model_measures(run: Run, dataset: Dataset) -> dict:
             **dict(zip(("temperature", "ece_before", "ece_after"), calibration_on_test(run, dataset)))}
 
 
+def same_weights(first: torch.nn.Module, second: torch.nn.Module) -> bool:
+    """Whether two networks hold the same parameters and buffers."""
+    a, b = first.state_dict(), second.state_dict()
+    return a.keys() == b.keys() and all(torch.equal(a[name], b[name]) for name in a)
+
+
 def ensemble_of(runs: list[Run], folder: Path, tta: bool, dataset: Dataset) -> Run:
-    """The ensemble of ``runs`` saved at ``folder``: the one there when it has these members, else made now."""
+    """The ensemble of ``runs`` saved at ``folder``: the one there when its members are these runs as they are now, else
+    made now. A seed trained again (its recipe changed) keeps its folder, so the folder names alone would not do."""
     members = [str(r.path) for r in runs]
     if all((folder / name).is_file() for name in RUN_FILES):
         made = load_run(folder)
-        if made.metrics.get("members") == members and made.metrics.get("tta") == tta:
+        if (made.metrics.get("members") == members and made.metrics.get("tta") == tta
+                and all(same_weights(saved, run.network) for saved, run in zip(made.network.members, runs))):
             return made
     return make_ensemble(runs, folder, tta=tta, dataset=dataset)
 
