@@ -207,6 +207,26 @@ def test_the_typicality_check_is_centred_where_that_answers_fewer_non_digits(tmp
         load_rule(tmp_path)
 
 
+def test_an_ensembles_typicality_check_weighs_every_member_alike(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    first, second = rng.normal(size=(50, 8)), rng.normal(size=(50, 12))  # two members' features of the same training images
+    check = fit_typicality(np.hstack([first, 100 * second]), widths=(8, 12))  # the second's features are far larger
+    copied = np.hstack([first[:20], second[:20]])
+    assert check.distances(copied).max() < 1e-3  # a training image itself, to each member
+    # each member sees some training image in it, but not the same one: alone, each would answer it
+    mixed = np.hstack([first[:20], second[25:45]])
+    assert fit_typicality(first).distances(first[:20]).max() < 1e-3 and fit_typicality(second).distances(second[25:45]).max() < 1e-3
+    assert check.distances(mixed).min() > 0.2
+    # one member of two seeing an image askew moves the distance by half its own, however small its features
+    stray = first[:20] + 0.5 * rng.normal(size=(20, 8))
+    own = 1 - np.sum(stray * first[:20], axis=1) / np.linalg.norm(stray, axis=1) / np.linalg.norm(first[:20], axis=1)
+    for scale in (1, 1e-3):
+        assert np.allclose(check.distances(np.hstack([scale * stray, second[:20]])), own / 2, atol=2e-3)
+    save_rule(tmp_path, DecisionRule(Thresholds(0.9, 0.5, 0.1), check))
+    assert load_rule(tmp_path).typicality.widths == (8, 12)
+    assert np.array_equal(load_rule(tmp_path).typicality.distances(mixed), check.distances(mixed))
+
+
 def test_smallest_threshold_and_rule() -> None:
     scores = np.array([0.99, 0.95, 0.9, 0.8, 0.6])
     correct = np.array([True, True, False, True, False])

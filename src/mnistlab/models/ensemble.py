@@ -4,9 +4,9 @@ augmentation), answering as one network: the mean of their softmax outputs.
 It keeps ``Network``'s face (``input_shape``, ``flat_input``, ``num_classes``, ``specs``,
 ``logits_and_features``, ``architecture``), so evaluation, prediction, serving and the ONNX export
 take it as they take one network, and the export is one graph. Its "logits" are the log of the
-mean probabilities, so a softmax of them gives that mean back. The typicality check reads the
-first member's features of the unshifted image: the members' features are not aligned with each
-other, and one member's are enough to place an image among the training images.
+mean probabilities, so a softmax of them gives that mean back. Its features are every member's
+features of the unshifted image, side by side: the members' features are not aligned with each
+other, so the typicality check compares each member's block with that member's own (``feature_widths``).
 
 Test-time augmentation shows each network the image as it is and moved by one pixel up, down,
 left and right (digits and clothes are centred by their datasets, so such small shifts keep them
@@ -93,22 +93,27 @@ class Ensemble(nn.Module):
         originals = [images, images.flip(-1)] if self.mirror else [images]
         return [shifted(image, r, c).reshape(x.shape) for image in originals for r, c in TTA_SHIFTS]
 
+    @property
+    def feature_widths(self) -> tuple[int, ...]:
+        """How many features each member gives an image: the blocks of ``features``."""
+        return tuple(width for member in self.members for width in member.feature_widths)
+
     def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, classes) log mean probabilities and (B, D) the first member's features of the unshifted images."""
+        """(B, classes) log mean probabilities and (B, D) the members' features of the unshifted images, side by side."""
         views = self.views(x)
-        probabilities = []
-        features = None
-        for i, member in enumerate(self.members):
+        probabilities, features = [], []
+        for member in self.members:
             for j, view in enumerate(views):
-                logits, kept = member.logits_and_features(view) if i == j == 0 else (member(view), None)
-                features = kept if kept is not None else features
+                logits, kept = member.logits_and_features(view) if j == 0 else (member(view), None)
+                features += [kept] if kept is not None else []
                 probabilities.append(torch.softmax(logits.float(), dim=1))
         mean = torch.stack(probabilities).mean(0)
-        return mean.clamp_min(torch.finfo(mean.dtype).tiny).log(), features  # a class no member gives any chance stays finite
+        # a class no member gives any chance stays finite
+        return mean.clamp_min(torch.finfo(mean.dtype).tiny).log(), torch.cat([f.float() for f in features], dim=1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The features ``logits_and_features`` gives, without the other members' and views' work."""
-        return self.members[0].features(x)
+        """The features ``logits_and_features`` gives, without the other views' work."""
+        return torch.cat([member.features(x).float() for member in self.members], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.logits_and_features(x)[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import torch
@@ -81,6 +82,12 @@ class Network(nn.Module):
         """The layer whose output describes an image for the typicality check: the last hidden layer, what the
         classifier itself reads (-1, the input itself, for a network of one layer)."""
         return len(self.layers) - 2
+
+    @property
+    def feature_widths(self) -> tuple[int]:
+        """(D,): how many features ``features`` gives an image."""
+        shape = self.input_shape if self.feature_layer == -1 else self.built[self.feature_layer].output_shape
+        return (math.prod(shape),)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, *input_shape) -> (B, classes) logits
         return self._run(x, keep=None)[0]

@@ -57,7 +57,7 @@ def calibrate(network: Network, x_fit: torch.Tensor, x_val: torch.Tensor, y_val:
     engine = TorchEngine(network.cpu())
     probs, features = engine.run(x_val.cpu().numpy())
     outliers = [engine.features(x) for x in outliers_for(network)]
-    typicality = choose_typicality(engine.features(x_fit[:FIT_IMAGES].cpu().numpy()), features, outliers)
+    typicality = choose_typicality(engine.features(x_fit[:FIT_IMAGES].cpu().numpy()), features, outliers, network.feature_widths)
     labels = y_val.cpu().numpy()
     temperature = fit_temperature(probs, labels) if held_out else 1.0
     thresholds = choose_thresholds(with_temperature(probs, temperature), labels, typicality.distances(features), chosen_on, temperature)

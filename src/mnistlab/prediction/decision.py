@@ -18,7 +18,10 @@ Then three checks, each with a default chosen from held-out data and stored in t
   worst-answered kind of synthetic non-digit (scribbles, uniform noise, smooth blotches). Centring
   helped best-fashion, and hurt best-mnist-outliers (whose training pushes scribbles towards that
   mean) and the notebook CNN (it answered most uniform noise, while fewer scribbles);
-  docs/accuracy.md's abstention tables measure the result on the test images.
+  docs/accuracy.md's abstention tables measure the result on the test images. An ensemble's
+  features are its members' side by side, one block each (``widths``): the distance is to the
+  training image nearest by the members' mean cosine similarity, so no one member's blind spot
+  decides alone.
 
 The confidence and margin defaults are the smallest values at which the answered
 predictions on the validation data make at most a quarter of the model's overall errors;
@@ -68,43 +71,50 @@ class Decision:
         return self.label is None
 
 
-def unit_rows(features: np.ndarray) -> np.ndarray:
-    """Each row scaled to length 1 (a row of zeros stays zeros), in float32."""
+def unit_blocks(features: np.ndarray, widths: tuple[int, ...]) -> np.ndarray:
+    """Each row's blocks of ``widths`` columns (one per ensemble member) scaled to length 1/sqrt(blocks), so that a row is of
+    length 1 and the dot product of two rows is the mean of their blocks' cosine similarities (a block of zeros stays
+    zeros), in float32."""
     features = features.astype(np.float32)
-    return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    blocks = np.split(features, np.cumsum(widths)[:-1], axis=1)
+    scale = np.sqrt(len(widths), dtype=np.float32)
+    return np.concatenate([b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True) * scale, 1e-12) for b in blocks], axis=1)
 
 
 @dataclass(frozen=True)
 class Typicality:
-    """The training images' features, centred on ``centre`` (zeros: as they are) and each then of length 1, rounded to
-    float16 as the rule file keeps them (half the file; the best recipes' distances move by < 3e-4) and held as float32,
-    what the distances multiply."""
+    """The training images' features, centred on ``centre`` (zeros: as they are) and each block of ``widths`` columns then
+    scaled by ``unit_blocks``, rounded to float16 as the rule file keeps them (half the file; the best recipes' distances
+    move by < 3e-4) and held as float32, what the distances multiply."""
 
     references: np.ndarray  # (R, D) float32
     centre: np.ndarray  # (D,) float32
+    widths: tuple[int, ...]  # the members' feature counts, summing to D: (D,) for one network
 
     @property
     def centred(self) -> bool:
         return bool(self.centre.any())
 
     def distances(self, features: np.ndarray) -> np.ndarray:
-        """Cosine distance of each row of ``features`` (centred) to its nearest reference (0: the same direction; 2: opposite)."""
+        """Cosine distance of each row of ``features`` (centred) to its nearest reference (0: the same direction; 2: opposite),
+        averaged over the blocks."""
         if features.shape[1] != self.references.shape[1]:
             raise MnistlabError(f"the model gives {features.shape[1]} features, but the decision rule was made for "
                                 f"{self.references.shape[1]}; an ONNX file exported before the rule: export it again "
                                 "(`mnistlab export RUN --format onnx`), or recompute the rule (`mnistlab thresholds RUN`)")
-        queries = unit_rows(features - self.centre)
+        queries = unit_blocks(features - self.centre, self.widths)
         nearest = np.concatenate([(queries[i : i + 1024] @ self.references.T).max(axis=1) for i in range(0, len(queries), 1024)])
         return np.maximum(1.0 - nearest, 0.0)
 
 
-def fit_typicality(features: np.ndarray, centred: bool = False) -> Typicality:
-    """The references for the training images' ``features``: the first of them, up to REFERENCE_VALUES numbers, centred on
-    their mean when ``centred``."""
-    kept = features[: max(1, REFERENCE_VALUES // max(features.shape[1], 1))].astype(np.float32)
+def fit_typicality(features: np.ndarray, centred: bool = False, widths: tuple[int, ...] | None = None) -> Typicality:
+    """The references for the training images' ``features`` (blocks of ``widths`` columns; None: one block): the first of
+    them, up to REFERENCE_VALUES numbers a block, centred on their mean when ``centred``."""
+    widths = widths or (features.shape[1],)
+    kept = features[: max(1, REFERENCE_VALUES // max(max(widths), 1))].astype(np.float32)
     centre = kept.mean(axis=0) if centred else np.zeros(kept.shape[1], np.float32)
-    rounded = (a.astype(np.float16).astype(np.float32) for a in (unit_rows(kept - centre), centre))
-    return Typicality(*rounded)
+    rounded = (a.astype(np.float16).astype(np.float32) for a in (unit_blocks(kept - centre, widths), centre))
+    return Typicality(*rounded, widths)
 
 
 def answered_shares(typicality: Typicality, held_out: np.ndarray, outliers: list[np.ndarray]) -> list[float]:
@@ -113,10 +123,11 @@ def answered_shares(typicality: Typicality, held_out: np.ndarray, outliers: list
     return [float((typicality.distances(found) <= threshold).mean()) for found in outliers]
 
 
-def choose_typicality(training: np.ndarray, held_out: np.ndarray, outliers: list[np.ndarray]) -> Typicality:
+def choose_typicality(training: np.ndarray, held_out: np.ndarray, outliers: list[np.ndarray],
+                      widths: tuple[int, ...] | None = None) -> Typicality:
     """Of the check on the ``training`` features as they are and the one centred on their mean, the one whose thresholds on
     ``held_out`` answer the smaller worst share of the ``outliers`` sets (features of known non-digits); as they are on a tie."""
-    checks = [fit_typicality(training, centred) for centred in (False, True)]
+    checks = [fit_typicality(training, centred, widths) for centred in (False, True)]
     return min(checks, key=lambda check: max(answered_shares(check, held_out, outliers)))
 
 
@@ -190,6 +201,7 @@ class DecisionRule:
 def save_rule(run_path: Path, rule: DecisionRule) -> None:
     if rule.typicality is not None:
         arrays = {name: getattr(rule.typicality, name).astype(np.float16) for name in ("references", "centre")}
+        arrays["widths"] = np.array(rule.typicality.widths, np.int64)
         write_with(run_path / STATS_FILE, lambda tmp: save_file(arrays, str(tmp)))
     write_json(run_path / RULE_FILE, asdict(rule.thresholds))
 
@@ -221,7 +233,10 @@ def load_rule(run_path: Path) -> DecisionRule:
             centre = arrays.get("centre", np.zeros(references.shape[1], np.float16))  # a rule saved before centring: as they are
             if centre.shape != references.shape[1:]:
                 raise ValueError(f"a centre of shape {centre.shape} for {references.shape[1]} features")
-            typicality = Typicality(references.astype(np.float32), centre.astype(np.float32))
+            widths = tuple(int(w) for w in arrays.get("widths", np.array(references.shape[1:])).reshape(-1))  # a rule saved before ensembles had blocks: one
+            if sum(widths) != references.shape[1] or min(widths) < 1:
+                raise ValueError(f"feature blocks of widths {widths} for {references.shape[1]} features")
+            typicality = Typicality(references.astype(np.float32), centre.astype(np.float32), widths)
         except (SafetensorError, OSError, KeyError, ValueError) as exc:  # KeyError: an older mnistlab's statistics
             raise MnistlabError(f"{run_path / STATS_FILE} is damaged or from an older mnistlab ({exc!r}); "
                                 f"recompute it with `mnistlab thresholds {run_path}`") from None

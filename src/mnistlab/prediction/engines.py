@@ -42,7 +42,7 @@ class TorchEngine:
 
     @torch.inference_mode()
     def features(self, x: np.ndarray) -> np.ndarray:
-        """The features alone (for an ensemble, its first member's: the others need not run)."""
+        """The features alone (for an ensemble with TTA, of the unshifted images: the other views need not run)."""
         return np.concatenate([self.network.features(batch).numpy() for batch in self.batches(x)])
 
 
