@@ -100,16 +100,15 @@ class Ensemble(nn.Module):
 
     def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, classes) log mean probabilities and (B, D) the members' features of the unshifted images, side by side."""
-        views = self.views(x)
+        unshifted, *shifts = self.views(x)
         probabilities, features = [], []
         for member in self.members:
-            for j, view in enumerate(views):
-                logits, kept = member.logits_and_features(view) if j == 0 else (member(view), None)
-                features += [kept] if kept is not None else []
-                probabilities.append(torch.softmax(logits.float(), dim=1))
+            logits, kept = member.logits_and_features(unshifted)
+            features.append(kept.float())
+            probabilities += [torch.softmax(out.float(), dim=1) for out in (logits, *(member(view) for view in shifts))]
         mean = torch.stack(probabilities).mean(0)
         # a class no member gives any chance stays finite
-        return mean.clamp_min(torch.finfo(mean.dtype).tiny).log(), torch.cat([f.float() for f in features], dim=1)
+        return mean.clamp_min(torch.finfo(mean.dtype).tiny).log(), torch.cat(features, dim=1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The features ``logits_and_features`` gives, without the other views' work."""
