@@ -46,7 +46,7 @@ from mnistlab.evaluation.risk_coverage import answered_curve, top_two
 
 ERROR_SHARE = 0.25  # answered predictions may make at most this share of the model's base error rate
 DISTANCE_PERCENTILE = 99.5
-REFERENCE_VALUES = 20_000 * 256  # the most numbers the typicality check keeps: 10 MB
+REFERENCE_VALUES = 20_000 * 256  # the most numbers the typicality check keeps a member: 10 MB (a 5-member ensemble: 50)
 RULE_FILE, STATS_FILE = "decision.json", "decision.safetensors"
 
 
@@ -109,7 +109,7 @@ class Typicality:
 
 def fit_typicality(features: np.ndarray, centred: bool = False, widths: tuple[int, ...] | None = None) -> Typicality:
     """The references for the training images' ``features`` (blocks of ``widths`` columns; None: one block): the first of
-    them, up to REFERENCE_VALUES numbers a block, centred on their mean when ``centred``."""
+    them, up to REFERENCE_VALUES numbers in the widest block, centred on their mean when ``centred``."""
     widths = widths or (features.shape[1],)
     kept = features[: max(1, REFERENCE_VALUES // max(max(widths), 1))].astype(np.float32)
     centre = kept.mean(axis=0) if centred else np.zeros(kept.shape[1], np.float32)
