@@ -12,9 +12,11 @@ import torch
 import mnistlab
 from mnistlab import TrainConfig, load_run, train_and_report
 from mnistlab.cli.main import main
+from mnistlab.evaluation.calibration import expected_calibration_error, with_temperature
 from mnistlab.models.ensemble import shifted
 from mnistlab.prediction.decision import load_rule
 from mnistlab.prediction.engines import OnnxEngine, TorchEngine
+from mnistlab.recipes.accuracy import calibration_on_test
 from mnistlab.training.progress import Progress
 
 IMAGES = 500  # test images the by-hand checks use
@@ -58,6 +60,12 @@ def test_an_ensemble_is_the_mean_of_its_members(capsys, tmp_path: Path, members,
     assert f"Test accuracy: {ensemble.metrics['test_accuracy']:.4f}" in printed
     assert main(["evaluate", str(out)]) == 0
     assert f"Test accuracy: {ensemble.metrics['test_accuracy']:.4f}" in capsys.readouterr().out
+    # the test set's calibration error before and after the temperature, measured as the ensemble was made (so the accuracy
+    # report need not read the test set again), is its test probabilities'
+    tested = probabilities(ensemble, mnist.x_test.reshape(len(mnist.x_test), -1).astype(np.float32) / 255)
+    temperature = load_rule(out).thresholds.temperature
+    expected = (expected_calibration_error(p, mnist.y_test) for p in (tested, with_temperature(tested, temperature)))
+    assert temperature != 1.0 and calibration_on_test(ensemble, mnist) == pytest.approx((temperature, *expected))
     # a and b held out the same images, so the ensemble's temperature and thresholds are chosen on them
     assert load_rule(out).thresholds.chosen_on.startswith("validation split (800 images")
     # its typicality check reads every member's features of the image, side by side, one block each

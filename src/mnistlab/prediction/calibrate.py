@@ -50,12 +50,14 @@ def outliers_for(network: Network) -> list[np.ndarray]:
     return found
 
 
-def calibrate(network: Network, x_fit: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, chosen_on: str, held_out: bool) -> DecisionRule:
-    """Take the typicality check's references from the training images ``x_fit``; on ``x_val`` (described by ``chosen_on``,
-    none of them in ``x_fit``), centre it or not (``choose_typicality``, on scribbles and two kinds of noise), fit the
-    temperature when ``x_val`` is ``held_out`` from training, then pick the thresholds on the calibrated probabilities."""
+def calibrate(network: Network, x_fit: torch.Tensor, readings: tuple[np.ndarray, np.ndarray], y_val: torch.Tensor, chosen_on: str,
+              held_out: bool) -> DecisionRule:
+    """Take the typicality check's references from the training images ``x_fit``; on the network's ``readings``
+    (probabilities, features) of images labelled ``y_val`` (described by ``chosen_on``, none of them in ``x_fit``), centre
+    it or not (``choose_typicality``, on scribbles and two kinds of noise), fit the temperature when those images are
+    ``held_out`` from training, then pick the thresholds on the calibrated probabilities."""
     engine = TorchEngine(network.cpu())
-    probs, features = engine.run(x_val.cpu().numpy())
+    probs, features = readings
     outliers = [engine.features(x) for x in outliers_for(network)]
     typicality = choose_typicality(engine.features(x_fit[:FIT_IMAGES].cpu().numpy()), features, outliers, network.feature_widths)
     labels = y_val.cpu().numpy()
@@ -65,15 +67,19 @@ def calibrate(network: Network, x_fit: torch.Tensor, x_val: torch.Tensor, y_val:
 
 
 def calibrate_run(
-    network: Network, x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor | None, y_val: torch.Tensor | None, seed: int
+    network: Network, x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor | None, y_val: torch.Tensor | None, seed: int,
+    val_readings: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DecisionRule:
-    """Thresholds from the validation split when there is one, else from a stratified sample of the training images."""
+    """Thresholds from the validation split when there is one (``val_readings``: the network's probabilities and features of
+    ``x_val``, when the caller has them already), else from a stratified sample of the training images."""
+    engine = TorchEngine(network.cpu())
     if x_val is not None and y_val is not None:
-        return calibrate(network, x_train, x_val, y_val, f"validation split ({len(y_val)} images held out from training)", True)
+        readings = val_readings if val_readings is not None else engine.run(x_val.cpu().numpy())
+        return calibrate(network, x_train, readings, y_val, f"validation split ({len(y_val)} images held out from training)", True)
     labels = y_train.cpu().numpy()
     rest, sample = stratified_holdout(labels, min(0.5, CALIBRATION_IMAGES / len(labels)), seed)
     index, references = (torch.from_numpy(i).to(x_train.device) for i in (sample, rest))  # an image is its own nearest neighbour
-    return calibrate(network, x_train[references], x_train[index], y_train[index],
+    return calibrate(network, x_train[references], engine.run(x_train[index].cpu().numpy()), y_train[index],
                      f"training images ({len(sample)}, seen in training: the run has no validation split)", False)
 
 
