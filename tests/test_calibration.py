@@ -12,7 +12,7 @@ import pytest
 
 from mnistlab import TrainConfig, train_and_report
 from mnistlab.cli.main import main
-from mnistlab.prediction.abstention import SCORES, letters, machine_fonts
+from mnistlab.prediction.abstention import SCORES, font_names, letters, machine_fonts
 from mnistlab.evaluation.calibration import expected_calibration_error, fit_temperature, reliability, with_temperature
 from mnistlab.prediction.decision import load_rule
 from mnistlab.prediction.engines import TorchEngine
@@ -92,6 +92,9 @@ def test_abstention_table_on_fashion_letters_and_noise(capsys, data_dir: Path, c
         assert np.average([r[key] for r in by_letter], weights=weights) == pytest.approx(letters_row[key])
     assert all(r["answered_as"] in (None, *map(str, range(10))) for r in by_letter)
     assert "The letters it takes most for its classes" in out and "answered most as" in out
+    # the fonts they were drawn from are named, for comparing a table with one measured where other fonts are installed
+    assert table["fonts"] == font_names(machine_fonts())
+    assert f"The letters are drawn from {len(machine_fonts())} fonts: " in out
     # the run's report now shows the same table and letters, and regenerating it keeps them
     for _ in range(2):
         page = (cnn_run.path / "report.html").read_text()
@@ -99,6 +102,7 @@ def test_abstention_table_on_fashion_letters_and_noise(capsys, data_dir: Path, c
         assert f"<td>noise</td><td>200</td><td>{noise['auroc_confidence']:.4f}</td>" in page
         hardest = min(by_letter, key=lambda r: r["auroc_confidence"])
         assert f"<td>{hardest['letter']}</td><td>{hardest['auroc_confidence']:.4f}</td>" in page
+        assert f"drawn from {len(table['fonts'])} fonts" in page
         assert main(["report", str(cnn_run.path)]) == 0
     # a damaged table is one line and exit 2, not a traceback or a report without it
     saved = (cnn_run.path / "abstention.json").read_text()

@@ -120,7 +120,8 @@ def run_abstention(args: argparse.Namespace) -> int:
     from mnistlab.data.loaders import load_dataset
     from mnistlab.errors import MnistlabError
     from mnistlab.prediction.abstention import (
-        ABSTENTION_FILE, ABSTENTION_HEADERS, LETTER_HEADERS, LETTERS_CAPTION, abstention_rows, hardest_letters, measure, other_dataset,
+        ABSTENTION_FILE, ABSTENTION_HEADERS, LETTER_HEADERS, LETTERS_CAPTION, abstention_rows, fonts_sentence, hardest_letters, measure,
+        other_dataset,
     )
     from mnistlab.runs.store import load_run
     from mnistlab.viz.report import write_report
@@ -131,7 +132,8 @@ def run_abstention(args: argparse.Namespace) -> int:
     dataset = load_dataset(run.config.dataset, args.data_dir)
     table = measure(run.path, dataset, load_dataset(other_dataset(run.config.dataset), args.data_dir), args.images, args.seed)
     print_table(abstention_rows(table), ABSTENTION_HEADERS)
-    print(f"'answered SCORE': at the threshold keeping {table['keep_answered']:.0%} of the true images answered; 'combined': every check at its threshold.")
+    print(f"'answered SCORE': at the threshold keeping {table['keep_answered']:.0%} of the true images answered; 'combined': every check at its threshold. "
+          + fonts_sentence(table))
     rows, others = hardest_letters(table)
     print(f"\n{LETTERS_CAPTION} {others}")
     print_table(rows, LETTER_HEADERS)

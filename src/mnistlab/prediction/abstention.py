@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import string
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,20 @@ def machine_fonts() -> list[Path]:
     if not fonts:
         raise MnistlabError(f"no TrueType fonts found in {', '.join(map(str, FONT_DIRS))}; install some (Debian: fonts-dejavu-core)")
     return fonts
+
+
+def font_names(fonts: list[Path]) -> list[str]:
+    """Each font's own name, family and style ("DejaVu Sans Bold"): what a letters set was drawn from, so that a table can be
+    compared with one measured where other fonts are installed (Debian's chromium brings the Liberation fonts, say)."""
+    return [" ".join(ImageFont.truetype(str(font), 12).getname()) for font in fonts]
+
+
+def fonts_sentence(table: dict) -> str:
+    """The fonts a table's letters were drawn from, by family ("" for a table measured before they were recorded)."""
+    if not table.get("fonts"):
+        return ""
+    families = Counter(name.split()[0] for name in table["fonts"])
+    return f"The letters are drawn from {len(table['fonts'])} fonts: " + ", ".join(f"{n} {family}" for family, n in sorted(families.items())) + "."
 
 
 def photo_of(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
@@ -154,7 +169,7 @@ def measure(run_path: str | Path, dataset: Dataset, other: Dataset, images: int 
             row["right_when_answered"] = float((found.answers == labels)[answered].mean()) if answered.any() else None
         rows.append(row)
     return {"keep_answered": KEEP_ANSWERED, "seed": seed, "distance_centred": predictor.rule.centred, "thresholds_at_99": thresholds, "rows": rows,
-            "letters": per_letter(true_scores["confidence"], scored[LETTERS_SET], predictor.class_names)}
+            "letters": per_letter(true_scores["confidence"], scored[LETTERS_SET], predictor.class_names), "fonts": font_names(machine_fonts())}
 
 
 def per_letter(true_unsure: np.ndarray, scored: Scored, class_names: tuple[str, ...]) -> list[dict]:
@@ -184,7 +199,7 @@ def abstention_caption(table: dict) -> str:
     return (f"AUROC of each unsure score against the true test images, and the share of each set answered at the thresholds that "
             f"keep {table['keep_answered']:.0%} of them answered ('distance': the cosine distance of its last hidden layer"
             f"{centred} to the nearest training image's; 'combined': every check at its threshold; the run's rule: its saved thresholds). "
-            f"{table['rows'][1]['images']} images a set, seed {table['seed']}.")
+            f"{table['rows'][1]['images']} images a set, seed {table['seed']}. {fonts_sentence(table)}").rstrip()
 
 
 def abstention_rows(table: dict) -> list[list[str]]:
