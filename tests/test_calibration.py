@@ -88,7 +88,7 @@ def test_abstention_table_on_fashion_letters_and_noise(capsys, data_dir: Path, c
     assert [r["letter"] for r in by_letter] == list(string.ascii_uppercase + string.ascii_lowercase)
     weights = np.array([r["images"] for r in by_letter])
     assert weights.sum() == 200
-    for key in ("auroc_confidence", "answered_by_rule"):
+    for key in ("auroc_confidence", "auroc_distance", "answered_by_rule"):
         assert np.average([r[key] for r in by_letter], weights=weights) == pytest.approx(letters_row[key])
     assert all(r["answered_as"] in (None, *map(str, range(10))) for r in by_letter)
     assert "The letters it takes most for its classes" in out and "answered most as" in out
@@ -101,7 +101,7 @@ def test_abstention_table_on_fashion_letters_and_noise(capsys, data_dir: Path, c
         assert "Abstention on what is not its classes" in page and "Not measured yet" not in page
         assert f"<td>noise</td><td>200</td><td>{noise['auroc_confidence']:.4f}</td>" in page
         hardest = min(by_letter, key=lambda r: r["auroc_confidence"])
-        assert f"<td>{hardest['letter']}</td><td>{hardest['auroc_confidence']:.4f}</td>" in page
+        assert f"<td>{hardest['letter']}</td><td>{hardest['auroc_confidence']:.4f}</td><td>{hardest['auroc_distance']:.4f}</td>" in page
         assert f"drawn from {len(table['fonts'])} fonts" in page
         assert main(["report", str(cnn_run.path)]) == 0
     # a damaged table is one line and exit 2, not a traceback or a report without it

@@ -169,21 +169,22 @@ def measure(run_path: str | Path, dataset: Dataset, other: Dataset, images: int 
             row["right_when_answered"] = float((found.answers == labels)[answered].mean()) if answered.any() else None
         rows.append(row)
     return {"keep_answered": KEEP_ANSWERED, "seed": seed, "distance_centred": predictor.rule.centred, "thresholds_at_99": thresholds, "rows": rows,
-            "letters": per_letter(true_scores["confidence"], scored[LETTERS_SET], predictor.class_names), "fonts": font_names(machine_fonts())}
+            "letters": per_letter(true_scores, scored[LETTERS_SET], predictor.class_names), "fonts": font_names(machine_fonts())}
 
 
-def per_letter(true_unsure: np.ndarray, scored: Scored, class_names: tuple[str, ...]) -> list[dict]:
-    """For each letter drawn in the letters set: the AUROC of 1 - confidence against the true images, the share the run's
-    rule answers, and the class it answers most often (None when it answers none)."""
+def per_letter(true_scores: dict[str, np.ndarray], scored: Scored, class_names: tuple[str, ...]) -> list[dict]:
+    """For each letter drawn in the letters set: the AUROC of 1 - confidence and of the distance against the true images
+    (``true_scores``), the share the run's rule answers, and the class it answers most often (None when it answers none)."""
     drawn = np.array(letter_sequence(len(scored.answers)))
     rows = []
     for letter in ALPHABET[: len(drawn)]:
         mine = drawn == letter
-        unsure, answers = scored.scores["confidence"][mine], scored.answers[mine]
-        truth = np.concatenate([np.zeros(len(true_unsure)), np.ones(len(unsure))])
+        answers = scored.answers[mine]
+        truth = np.concatenate([np.zeros(len(true_scores["confidence"])), np.ones(int(mine.sum()))])
         given = answers[answers >= 0]
         rows.append({"letter": letter, "images": int(mine.sum()),
-                     "auroc_confidence": float(roc_auc_score(truth, np.concatenate([true_unsure, unsure]))),
+                     **{f"auroc_{key}": float(roc_auc_score(truth, np.concatenate([true_scores[key], scored.scores[key][mine]])))
+                        for key in ("confidence", "distance")},
                      "answered_by_rule": float((answers >= 0).mean()),
                      "answered_as": class_names[int(np.bincount(given).argmax())] if len(given) else None})
     return rows
@@ -209,7 +210,7 @@ def abstention_rows(table: dict) -> list[list[str]]:
             for r in table["rows"]]
 
 
-LETTER_HEADERS = ["letter", "AUROC confidence", "answered, run's rule", "answered most as"]
+LETTER_HEADERS = ["letter", "AUROC confidence", "AUROC distance", "answered, run's rule", "answered most as"]
 LETTERS_CAPTION = "The letters it takes most for its classes."  # before hardest_letters' table, in the CLI and the run's report
 
 
@@ -217,7 +218,8 @@ def hardest_letters(table: dict, shown: int = 12) -> tuple[list[list[str]], str]
     """The ``shown`` letters the run takes most for its classes (lowest AUROC first) as text cells under LETTER_HEADERS,
     and a sentence on the others."""
     ordered = sorted(table["letters"], key=lambda r: r["auroc_confidence"])
-    rows = [[r["letter"], f"{r['auroc_confidence']:.4f}", f"{r['answered_by_rule']:.1%}", r["answered_as"] or "—"] for r in ordered[:shown]]
+    rows = [[r["letter"], f"{r['auroc_confidence']:.4f}", fixed(r.get("auroc_distance")), f"{r['answered_by_rule']:.1%}", r["answered_as"] or "—"]
+            for r in ordered[:shown]]  # tables measured before the distance's column have none
     rest = [r["auroc_confidence"] for r in ordered[shown:]]
     return rows, (f"The other {len(rest)} letters: AUROC {min(rest):.4f}–{max(rest):.4f}, median {np.median(rest):.4f}." if rest else "")
 

@@ -97,8 +97,8 @@ def recipe_section(recipe: Recipe, measured: dict) -> list[str]:
     if "letters" in ensemble:
         rows, others = hardest_letters(ensemble)
         lines += [f"The letters the chosen ensemble takes most for its classes, each drawn {ensemble['letters'][0]['images']} "
-                  f"times or so: the AUROC of its confidence against the true test images, the share its rule answers, and "
-                  f"what it answers most. {others}", "", markdown_table(LETTER_HEADERS, rows)]
+                  f"times or so: the AUROC of its confidence and of its distance against the true test images, the share its rule "
+                  f"answers, and what it answers most. {others}", "", markdown_table(LETTER_HEADERS, rows)]
     return lines
 
 
