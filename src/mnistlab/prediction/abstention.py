@@ -221,7 +221,9 @@ def hardest_letters(table: dict, shown: int = 12) -> tuple[list[list[str]], str]
     rows = [[r["letter"], f"{r['auroc_confidence']:.4f}", fixed(r.get("auroc_distance")), f"{r['answered_by_rule']:.1%}", r["answered_as"] or "—"]
             for r in ordered[:shown]]  # tables measured before the distance's column have none
     rest = [r["auroc_confidence"] for r in ordered[shown:]]
-    return rows, (f"The other {len(rest)} letters: AUROC {min(rest):.4f}–{max(rest):.4f}, median {np.median(rest):.4f}." if rest else "")
+    if not rest:
+        return rows, ""
+    return rows, f"The other {len(rest)} letters: AUROC of confidence {min(rest):.4f}–{max(rest):.4f}, median {np.median(rest):.4f}."
 
 
 @dataclass(frozen=True)
