@@ -70,3 +70,9 @@ def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_B
 
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
     return reliability(probabilities, labels, bins).ece
+
+
+def reliability_before_after(probabilities: np.ndarray, labels: np.ndarray, temperature: float) -> tuple[Reliability, Reliability]:
+    """The reliability of ``probabilities`` as the model gives them and calibrated with ``temperature``: what the run's report
+    draws, and the calibration error before and after that the reports give."""
+    return reliability(probabilities, labels), reliability(with_temperature(probabilities, temperature), labels)

@@ -23,7 +23,7 @@ from mnistlab.data.dataset import Dataset
 from mnistlab.data.loaders import load_dataset
 from mnistlab.data.preprocess import prepare_images, to_tensors
 from mnistlab.errors import MnistlabError
-from mnistlab.evaluation.calibration import expected_calibration_error, negative_log_likelihood, with_temperature
+from mnistlab.evaluation.calibration import negative_log_likelihood, reliability_before_after
 from mnistlab.models.ensemble import Ensemble
 from mnistlab.models.summary import count_params
 from mnistlab.prediction.calibrate import calibrate_run
@@ -79,6 +79,7 @@ def make_ensemble(runs: list[Run], out: str | Path, tta: bool = False, dataset: 
     train_loss, train_accuracy = evaluate_tensors(network, data.x_train[sample], data.y_train[sample])
     held = scored(val[0], data.y_val.numpy(), "val") if val is not None else {}
     temperature = rule.thresholds.temperature
+    before, after = reliability_before_after(test_probabilities, dataset.y_test, temperature)
     metrics = {
         "status": "ensemble",
         "members": [str(r.path) for r in runs],
@@ -88,8 +89,7 @@ def make_ensemble(runs: list[Run], out: str | Path, tta: bool = False, dataset: 
         "train_accuracy": train_accuracy,
         "train_accuracy_images": len(data.y_train[sample]),
         **scored(test_probabilities, dataset.y_test, "test"),
-        "test_calibration": {"temperature": temperature, "ece_before": expected_calibration_error(test_probabilities, dataset.y_test),
-                             "ece_after": expected_calibration_error(with_temperature(test_probabilities, temperature), dataset.y_test)},
+        "test_calibration": {"temperature": temperature, "ece_before": before.ece, "ece_after": after.ece},
         **held,
         "epochs_run": max(r.metrics.get("epochs_run", 0) for r in runs),
         "params": count_params(network).total,

@@ -24,7 +24,7 @@ from mnistlab.data.dataset import Dataset
 from mnistlab.data.loaders import load_dataset
 from mnistlab.data.preprocess import prepare_images
 from mnistlab.errors import MnistlabError
-from mnistlab.evaluation.calibration import expected_calibration_error, with_temperature
+from mnistlab.evaluation.calibration import reliability_before_after
 from mnistlab.prediction.abstention import measure, other_dataset
 from mnistlab.prediction.calibrate import calibrate_saved_run
 from mnistlab.prediction.decision import RULE_FILE, load_rule, save_rule
@@ -43,8 +43,8 @@ def calibration_on_test(run: Run, dataset: Dataset) -> tuple[float, float, float
     x = prepare_images(dataset.x_test, dataset.max_value, run.network.flat_input)
     probabilities = run.network.predict_proba(x).numpy()
     temperature = load_rule(run.path).thresholds.temperature
-    return (temperature, expected_calibration_error(probabilities, dataset.y_test),
-            expected_calibration_error(with_temperature(probabilities, temperature), dataset.y_test))
+    before, after = reliability_before_after(probabilities, dataset.y_test, temperature)
+    return temperature, before.ece, after.ece
 
 
 def model_measures(run: Run, dataset: Dataset) -> dict:

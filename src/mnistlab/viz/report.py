@@ -9,7 +9,7 @@ from pathlib import Path
 from mnistlab.atomic import write_json, write_text
 from mnistlab.data.dataset import Dataset
 from mnistlab.evaluation.analysis import Analysis, analyze
-from mnistlab.evaluation.calibration import ECE_BINS, reliability, with_temperature
+from mnistlab.evaluation.calibration import ECE_BINS, reliability_before_after
 from mnistlab.models.summary import summary
 from mnistlab.prediction.abstention import (
     ABSTENTION_HEADERS, LETTER_HEADERS, LETTERS_CAPTION, saved_abstention,
@@ -31,8 +31,7 @@ def _fmt(value: object) -> str:
 
 def calibration(analysis: Analysis, temperature: float) -> dict:
     """Expected calibration error on the test set before and after the run's temperature (an evaluation: nothing is chosen here)."""
-    before = reliability(analysis.probabilities, analysis.labels)
-    after = reliability(with_temperature(analysis.probabilities, temperature), analysis.labels)
+    before, after = reliability_before_after(analysis.probabilities, analysis.labels, temperature)
     return {"bins": ECE_BINS, "temperature": temperature, "ece_before": before.ece, "ece_after": after.ece, "reliability": (before, after)}
 
 
