@@ -210,6 +210,7 @@ def test_damaged_runs_are_one_line_each_and_listed(capsys, tmp_path: Path) -> No
         "missing-history": lambda d: (d / "history.csv").unlink(),
         "bad-metrics": lambda d: (d / "metrics.json").write_text("[]"),
         "text-accuracy": lambda d: rewrite_json(d / "metrics.json", test_accuracy="0.9"),
+        "bad-calibration": lambda d: rewrite_json(d / "metrics.json", test_calibration={"temperature": 1.1, "ece_before": "0.01"}),
         "no-class-names": lambda d: rewrite_json(d / "architecture.json", class_names="0123456789"),
         "no-dataset": lambda d: rewrite_json(d / "config.json", dataset=None),
     }
@@ -218,6 +219,7 @@ def test_damaged_runs_are_one_line_each_and_listed(capsys, tmp_path: Path) -> No
         damage(tmp_path / "runs" / name)
     said = {"truncated-weights": "model.safetensors is damaged", "bad-json": "config.json is unreadable", "missing-history": "missing history.csv",
             "text-accuracy": "metrics.json is damaged (test_accuracy is not what a run saves)",
+            "bad-calibration": "metrics.json is damaged (test_calibration is not what a run saves)",
             "no-class-names": "architecture.json is damaged (class_names must be a list of names", "no-dataset": "config.json is damaged (it does not say"}
     for name, words in said.items():
         for command in (["predict", str(tmp_path / "runs" / name), "-"], ["report", str(tmp_path / "runs" / name)]):

@@ -133,6 +133,13 @@ METRIC_CHECKS: dict[str, Callable[[object], bool]] = {
     "status": _text, "train_loss": is_number, "train_accuracy": is_number, "test_loss": _number_or_none, "test_accuracy": _number_or_none,
     "epochs_run": is_whole_number, "params": is_whole_number, "seconds": is_number, "device": _text, "dataset": _dataset_sizes,
 }
+# What an ensemble's metrics.json adds (prediction/ensemble.py), checked where present: loading its TTA members and
+# `mnistlab accuracy` read them.
+OPTIONAL_METRIC_CHECKS: dict[str, Callable[[object], bool]] = {
+    "members": lambda v: isinstance(v, list) and bool(v) and all(map(_text, v)),
+    "tta": lambda v: isinstance(v, bool),
+    "test_calibration": lambda v: isinstance(v, dict) and all(is_number(v.get(k)) for k in ("temperature", "ece_before", "ece_after")),
+}
 
 
 def _metrics_damage(metrics: object) -> str | None:
@@ -142,7 +149,8 @@ def _metrics_damage(metrics: object) -> str | None:
     missing = sorted(set(METRIC_CHECKS) - set(metrics))
     if missing:
         return f"lacks {', '.join(missing)}"
-    wrong = [key for key, fits in METRIC_CHECKS.items() if not fits(metrics[key])]
+    checks = {**METRIC_CHECKS, **{key: fits for key, fits in OPTIONAL_METRIC_CHECKS.items() if key in metrics}}
+    wrong = [key for key, fits in checks.items() if not fits(metrics[key])]
     return f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not what a run saves" if wrong else None
 
 
