@@ -103,7 +103,9 @@ def reliability_diagram(panels: list[tuple[str, Reliability]]):
         used = bins.counts > 0
         ax.bar(centers[used], bins.accuracy[used], width=width * 0.95, color="tab:blue", alpha=0.8, label="accuracy in the bin")
         gaps = bins.confidence[used] - bins.accuracy[used]
-        ax.bar(centers[used], gaps, bottom=bins.accuracy[used], width=width * 0.95, color="tab:red", alpha=0.35, label="gap to confidence")
+        # hatched, not filled: where accuracy exceeds confidence the gap lies over the accuracy bar and must still read as a gap
+        ax.bar(centers[used], gaps, bottom=bins.accuracy[used], width=width * 0.95, fill=False, edgecolor="tab:red", hatch="///",
+               linewidth=0.8, label="gap to confidence")
         ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
