@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw, ImageFont
 from safetensors.numpy import save_file
 
@@ -26,7 +27,7 @@ from mnistlab.data.preprocess import prepare_images
 from mnistlab.errors import MnistlabError
 from mnistlab.prediction.decision import (DecisionRule, Thresholds, answered_shares, choose_typicality, fit_typicality, load_rule, save_rule,
                                          smallest_threshold)
-from mnistlab.prediction.calibrate import OUTLIERS, OUTLIERS_SEED, choice_outliers
+from mnistlab.prediction.calibrate import OUTLIERS, OUTLIERS_SEED, calibrate_run, choice_outliers
 from mnistlab.prediction.engines import OnnxEngine, TorchEngine
 from mnistlab.training.progress import Progress
 from mnistlab.prediction.abstention import photo_of
@@ -164,6 +165,23 @@ def test_the_typicality_check_answers_digits_and_not_noise_or_clothes(cnn_run, m
     assert not rule.centred
     with pytest.raises(MnistlabError, match="export it again"):  # an ONNX file exported before its run's rule
         rule.typicality.distances(np.zeros((1, rule.typicality.references.shape[1] + 1)))
+
+
+def test_a_training_image_the_model_is_unsure_of_vouches_for_nothing(cnn_run, mnist) -> None:
+    # A scribble labelled a digit among the training images: as a reference it would make itself, and anything like it,
+    # typical (in a best-mnist-outliers seed one scrawled 8 was the nearest training image of 96% of clothes).
+    network = cnn_run.network
+    drawn = prepare_images(choice_outliers(28)[0], 255, flat=False)
+    probabilities, _ = TorchEngine(network).run(drawn.numpy())
+    scribble = drawn[int(np.argmin(probabilities.max(axis=1)))][None]  # the one the model is least sure of
+    label = torch.tensor([int(probabilities.min(axis=1).argmin())])
+    x = prepare_images(mnist.x_train[:3000], 255, flat=False)
+    y = torch.from_numpy(mnist.y_train[:3000].astype(np.int64))
+    fit_x, fit_y = torch.cat([scribble, x[:2000]]), torch.cat([label, y[:2000]])
+    rule = calibrate_run(network, fit_x, fit_y, x[2000:], y[2000:], seed=0)
+    _, features = TorchEngine(network).run(scribble.numpy())
+    assert len(rule.typicality.references) < 2001  # the scribble is not among them, nor the digits the model gets wrong
+    assert rule.typicality.distances(features)[0] > rule.thresholds.distance
 
 
 def test_the_check_is_chosen_on_each_kind_of_non_digit_on_its_own() -> None:
@@ -305,5 +323,5 @@ def test_thresholds_for_a_run_saved_without_them_come_from_training_images(capsy
     assert main(["thresholds", str(copy)]) == 0
     out = capsys.readouterr().out
     assert "Decision thresholds chosen on training images (5000, seen in training: the run has no validation split)" in out
-    assert "features as they are (fewer scribbles and noise answered)" in out
+    assert re.search(r"typicality against \d+ training images, features as they are \(fewer scribbles and noise answered\)", out)
     assert json.loads((copy / "decision.json").read_text())["chosen_on"].startswith("training images (5000")

@@ -168,7 +168,9 @@ def measure(run_path: str | Path, dataset: Dataset, other: Dataset, images: int 
         if name in (true_name, photos_name):  # their classes are known: how often the answers given are right
             row["right_when_answered"] = float((found.answers == labels)[answered].mean()) if answered.any() else None
         rows.append(row)
-    return {"keep_answered": KEEP_ANSWERED, "seed": seed, "distance_centred": predictor.rule.centred, "thresholds_at_99": thresholds, "rows": rows,
+    typicality = predictor.rule.typicality
+    return {"keep_answered": KEEP_ANSWERED, "seed": seed, "distance_centred": predictor.rule.centred,
+            "references": None if typicality is None else len(typicality.references), "thresholds_at_99": thresholds, "rows": rows,
             "letters": per_letter(true_scores, scored[LETTERS_SET], predictor.class_names), "fonts": font_names(machine_fonts())}
 
 
@@ -197,9 +199,11 @@ ABSTENTION_HEADERS = ["set", "n", *(f"AUROC {k}" for k in SCORES), *(f"answered,
 def abstention_caption(table: dict) -> str:
     """What ``measure``'s table shows, in the words every report of it uses."""
     centred = ", centred on the training images' mean," if table.get("distance_centred") else ""  # tables before centring have no key
+    # tables before the references were the training images answered right have no count: they were the first 20,000
+    references = f" of the {table['references']} it answers right at its confidence threshold" if table.get("references") else "'s"
     return (f"AUROC of each unsure score against the true test images, and the share of each set answered at the thresholds that "
             f"keep {table['keep_answered']:.0%} of them answered ('distance': the cosine distance of its last hidden layer"
-            f"{centred} to the nearest training image's; 'combined': every check at its threshold; the run's rule: its saved thresholds). "
+            f"{centred} to the nearest training image{references}; 'combined': every check at its threshold; the run's rule: its saved thresholds). "
             f"{table['rows'][1]['images']} images a set, seed {table['seed']}. {fonts_sentence(table)}").rstrip()
 
 

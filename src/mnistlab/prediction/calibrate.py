@@ -1,6 +1,7 @@
-"""Choosing a run's decision rule: the typicality check's references from training images; temperature and thresholds
-from held-out ones; whether the check centres the features, from scribbles (data/scribbles.py) and the two kinds of
-noise pictures (data/noise.py), drawn from a seed of their own: non-digits no recipe trains on.
+"""Choosing a run's decision rule: temperature and thresholds from held-out images; the typicality check's references
+from the training images the model answers right; whether the check centres the features, from scribbles
+(data/scribbles.py) and the two kinds of noise pictures (data/noise.py), drawn from a seed of their own: non-digits no
+recipe trains on.
 
 Held-out means the run's validation split, carved from the training set before training. A run
 without one (the notebooks validate on the test set, or not at all) takes its thresholds from a
@@ -24,11 +25,11 @@ from mnistlab.data.split import stratified_holdout
 from mnistlab.evaluation.calibration import fit_temperature, with_temperature
 from mnistlab.models.network import Network
 from mnistlab.models.zoo import image_shape_for
-from mnistlab.prediction.decision import RULE_FILE, DecisionRule, choose_thresholds, choose_typicality, rule_damaged, save_rule
+from mnistlab.prediction.decision import (RULE_FILE, DecisionRule, answered_right, choose_thresholds, choose_typicality, rule_damaged,
+                                          save_rule, with_distance)
 from mnistlab.prediction.engines import TorchEngine
 from mnistlab.runs.store import Run
 
-FIT_IMAGES = 20_000  # training images whose features are the typicality check's references
 CALIBRATION_IMAGES = 5_000  # training images the thresholds are chosen on when a run has no validation split
 OUTLIERS, OUTLIERS_SEED = 1_000, 987_654  # pictures of each kind of non-digit that choose between the typicality checks
 
@@ -50,20 +51,26 @@ def outliers_for(network: Network) -> list[np.ndarray]:
     return found
 
 
-def calibrate(network: Network, x_fit: torch.Tensor, readings: tuple[np.ndarray, np.ndarray], y_val: torch.Tensor, chosen_on: str,
-              held_out: bool) -> DecisionRule:
-    """Take the typicality check's references from the training images ``x_fit``; on the network's ``readings``
-    (probabilities, features) of images labelled ``y_val`` (described by ``chosen_on``, none of them in ``x_fit``), centre
-    it or not (``choose_typicality``, on scribbles and two kinds of noise), fit the temperature when those images are
-    ``held_out`` from training, then pick the thresholds on the calibrated probabilities."""
+def calibrate(network: Network, fit: tuple[torch.Tensor, torch.Tensor], readings: tuple[np.ndarray, np.ndarray], y_val: torch.Tensor,
+              chosen_on: str, held_out: bool) -> DecisionRule:
+    """On the network's ``readings`` (probabilities, features) of images labelled ``y_val`` (described by ``chosen_on``, none
+    of them among the training images ``fit``: images and labels), fit the temperature when they are ``held_out`` from
+    training and pick the confidence and margin thresholds on the calibrated probabilities; take the typicality check's
+    references from the training images those answer right (``answered_right``), centre it or not (``choose_typicality``,
+    on scribbles and two kinds of noise), and set its distance threshold on the held-out features. A model that answers none
+    of its training images right gets no typicality check."""
     engine = TorchEngine(network.cpu())
     probs, features = readings
-    outliers = [engine.features(x) for x in outliers_for(network)]
-    typicality = choose_typicality(engine.features(x_fit[:FIT_IMAGES].cpu().numpy()), features, outliers, network.feature_widths)
     labels = y_val.cpu().numpy()
     temperature = fit_temperature(probs, labels) if held_out else 1.0
-    thresholds = choose_thresholds(with_temperature(probs, temperature), labels, typicality.distances(features), chosen_on, temperature)
-    return DecisionRule(thresholds, typicality)
+    thresholds = choose_thresholds(with_temperature(probs, temperature), labels, chosen_on, temperature)
+    fit_probs, fit_features = engine.run(fit[0].cpu().numpy())
+    references = fit_features[answered_right(with_temperature(fit_probs, temperature), fit[1].cpu().numpy(), thresholds)]
+    if len(references) == 0:  # a model too unsure to answer any of its training images answers next to nothing: no check to add
+        return DecisionRule(thresholds, None)
+    outliers = [engine.features(x) for x in outliers_for(network)]
+    typicality = choose_typicality(references, features, outliers, network.feature_widths)
+    return DecisionRule(with_distance(thresholds, typicality.distances(features)), typicality)
 
 
 def calibrate_run(
@@ -75,11 +82,12 @@ def calibrate_run(
     engine = TorchEngine(network.cpu())
     if x_val is not None and y_val is not None:
         readings = val_readings if val_readings is not None else engine.run(x_val.cpu().numpy())
-        return calibrate(network, x_train, readings, y_val, f"validation split ({len(y_val)} images held out from training)", True)
+        return calibrate(network, (x_train, y_train), readings, y_val, f"validation split ({len(y_val)} images held out from training)",
+                         True)
     labels = y_train.cpu().numpy()
     rest, sample = stratified_holdout(labels, min(0.5, CALIBRATION_IMAGES / len(labels)), seed)
     index, references = (torch.from_numpy(i).to(x_train.device) for i in (sample, rest))  # an image is its own nearest neighbour
-    return calibrate(network, x_train[references], engine.run(x_train[index].cpu().numpy()), y_train[index],
+    return calibrate(network, (x_train[references], y_train[references]), engine.run(x_train[index].cpu().numpy()), y_train[index],
                      f"training images ({len(sample)}, seen in training: the run has no validation split)", False)
 
 
@@ -89,6 +97,14 @@ def calibrate_saved_run(run: Run, dataset: Dataset) -> DecisionRule:
     data = to_tensors(dataset.first(config.limit), run.network.flat_input, config.validation, config.holdout_seed)
     split = isinstance(config.validation, float)  # validation "test" is the test set: never chosen on
     return calibrate_run(run.network, data.x_train, data.y_train, data.x_val if split else None, data.y_val if split else None, config.seed)
+
+
+def typicality_summary(rule: DecisionRule) -> str:
+    """How the rule's typicality check reads the features, in a few words."""
+    if rule.typicality is None:
+        return "no typicality check (the model answers none of its training images at its confidence threshold)"
+    how = "centred on the training mean" if rule.centred else "as they are"
+    return f"typicality against {len(rule.typicality.references)} training images, features {how} (fewer scribbles and noise answered)"
 
 
 def ensure_rule(run: Run, dataset: Dataset, mend: bool = False) -> None:
@@ -101,5 +117,4 @@ def ensure_rule(run: Run, dataset: Dataset, mend: bool = False) -> None:
     rule = calibrate_saved_run(run, dataset)
     save_rule(run.path, rule)
     print(f"{'The saved decision rule was damaged. ' if damaged else ''}Decision thresholds chosen on {rule.thresholds.chosen_on}, "
-          f"features {'centred on the training mean' if rule.centred else 'as they are'} (fewer scribbles and noise answered), "
-          f"saved to {run.path / RULE_FILE}")
+          f"{typicality_summary(rule)}, saved to {run.path / RULE_FILE}")

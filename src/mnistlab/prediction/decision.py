@@ -26,12 +26,23 @@ Then three checks, each with a default chosen from held-out data and stored in t
 The confidence and margin defaults are the smallest values at which the answered
 predictions on the validation data make at most a quarter of the model's overall errors;
 the distance default is the 99.5th percentile of the validation data's distances.
+
+The references are the training images the model itself classifies right at a calibrated
+confidence of at least its threshold (``answered_right``), every one of them up to
+REFERENCE_VALUES numbers. An image the model is unsure of makes a poor reference: in one
+best-mnist-outliers seed a single scrawled 8 that its training had pushed towards the scribbles
+was the nearest training image of 1914 of 2000 Fashion-MNIST images, and with it among the
+references the check answered 94% of them. Before, the references were the first 20,000 training
+images, which happened to leave it out. Measured on best-mnist-outliers' five seeds (validation
+digits against letters, clothes and noise of seeds none of the reports use), the confident
+references raised the letters AUROC of every seed (mean 0.9287 to 0.9318) and of their ensemble
+(0.9418 to 0.9432), most of it from having more references; best-mnist's ensemble was unchanged.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +57,7 @@ from mnistlab.evaluation.risk_coverage import answered_curve, top_two
 
 ERROR_SHARE = 0.25  # answered predictions may make at most this share of the model's base error rate
 DISTANCE_PERCENTILE = 99.5
-REFERENCE_VALUES = 20_000 * 256  # the most numbers the typicality check keeps a member: 10 MB (a 5-member ensemble: 50)
+REFERENCE_VALUES = 60_000 * 256  # the most numbers the typicality check keeps a member: 30 MB (a 5-member ensemble: 150)
 RULE_FILE, STATS_FILE = "decision.json", "decision.safetensors"
 
 
@@ -140,19 +151,30 @@ def smallest_threshold(scores: np.ndarray, correct: np.ndarray, max_error: float
     return float(thresholds[ok[-1]])
 
 
-def choose_thresholds(probabilities: np.ndarray, labels: np.ndarray, distances: np.ndarray | None, chosen_on: str,
-                      temperature: float = 1.0) -> Thresholds:
-    """Default thresholds from held-out predictions, already calibrated with ``temperature`` (see the module's docstring)."""
+def choose_thresholds(probabilities: np.ndarray, labels: np.ndarray, chosen_on: str, temperature: float = 1.0) -> Thresholds:
+    """The confidence and margin defaults from held-out predictions, already calibrated with ``temperature`` (see the module's
+    docstring); no distance yet (``with_distance``)."""
     correct = probabilities.argmax(axis=1) == labels
     max_error = ERROR_SHARE * (1 - correct.mean())
     confidence, margin = top_two(probabilities)
     return Thresholds(
         confidence=smallest_threshold(confidence, correct, max_error),
         margin=smallest_threshold(margin, correct, max_error),
-        distance=None if distances is None else float(np.percentile(distances, DISTANCE_PERCENTILE)),
+        distance=None,
         chosen_on=chosen_on,
         temperature=temperature,
     )
+
+
+def with_distance(thresholds: Thresholds, distances: np.ndarray) -> Thresholds:
+    """``thresholds`` with the distance default: the DISTANCE_PERCENTILE of the held-out images' ``distances``."""
+    return replace(thresholds, distance=float(np.percentile(distances, DISTANCE_PERCENTILE)))
+
+
+def answered_right(probabilities: np.ndarray, labels: np.ndarray, thresholds: Thresholds) -> np.ndarray:
+    """Which images of calibrated ``probabilities`` the model classifies right (``labels``) at a confidence of at least the
+    threshold: the training images fit to be the typicality check's references."""
+    return (probabilities.argmax(axis=1) == labels) & (probabilities.max(axis=1) >= thresholds.confidence)
 
 
 @dataclass(frozen=True)
