@@ -200,7 +200,7 @@ def abstention_caption(table: dict) -> str:
     """What ``measure``'s table shows, in the words every report of it uses."""
     centred = ", centred on the training images' mean," if table.get("distance_centred") else ""  # tables before centring have no key
     # tables before the references were the training images answered right have no count: they were the first 20,000
-    references = f" of the {table['references']} it answers right at its confidence threshold" if table.get("references") else "'s"
+    references = f" of the first {table['references']} it answers right at its confidence threshold" if table.get("references") else "'s"
     return (f"AUROC of each unsure score against the true test images, and the share of each set answered at the thresholds that "
             f"keep {table['keep_answered']:.0%} of them answered ('distance': the cosine distance of its last hidden layer"
             f"{centred} to the nearest training image{references}; 'combined': every check at its threshold; the run's rule: its saved thresholds). "

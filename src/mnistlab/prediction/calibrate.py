@@ -25,12 +25,13 @@ from mnistlab.data.split import stratified_holdout
 from mnistlab.evaluation.calibration import fit_temperature, with_temperature
 from mnistlab.models.network import Network
 from mnistlab.models.zoo import image_shape_for
-from mnistlab.prediction.decision import (RULE_FILE, DecisionRule, answered_right, choose_thresholds, choose_typicality, rule_damaged,
-                                          save_rule, with_distance)
+from mnistlab.prediction.decision import (RULE_FILE, DecisionRule, Thresholds, answered_right, choose_thresholds, choose_typicality,
+                                          reference_count, rule_damaged, save_rule, with_distance)
 from mnistlab.prediction.engines import TorchEngine
 from mnistlab.runs.store import Run
 
 CALIBRATION_IMAGES = 5_000  # training images the thresholds are chosen on when a run has no validation split
+REFERENCE_BATCH = 4_096  # training images read at a time while gathering the typicality check's references
 OUTLIERS, OUTLIERS_SEED = 1_000, 987_654  # pictures of each kind of non-digit that choose between the typicality checks
 
 
@@ -51,21 +52,33 @@ def outliers_for(network: Network) -> list[np.ndarray]:
     return found
 
 
+def answered_references(engine: TorchEngine, fit: tuple[torch.Tensor, torch.Tensor], thresholds: Thresholds, most: int) -> np.ndarray:
+    """The features of the first ``most`` training images of ``fit`` (images and labels) the model answers right at the
+    ``thresholds``' confidence, reading no more of them than it needs."""
+    found: list[np.ndarray] = []
+    for start in range(0, len(fit[0]), REFERENCE_BATCH):
+        images, labels = (t[start : start + REFERENCE_BATCH].cpu().numpy() for t in fit)
+        probabilities, features = engine.run(images)
+        found.append(features[answered_right(with_temperature(probabilities, thresholds.temperature), labels, thresholds)])
+        if sum(map(len, found)) >= most:
+            break
+    return np.concatenate(found)[:most]
+
+
 def calibrate(network: Network, fit: tuple[torch.Tensor, torch.Tensor], readings: tuple[np.ndarray, np.ndarray], y_val: torch.Tensor,
               chosen_on: str, held_out: bool) -> DecisionRule:
     """On the network's ``readings`` (probabilities, features) of images labelled ``y_val`` (described by ``chosen_on``, none
     of them among the training images ``fit``: images and labels), fit the temperature when they are ``held_out`` from
     training and pick the confidence and margin thresholds on the calibrated probabilities; take the typicality check's
-    references from the training images those answer right (``answered_right``), centre it or not (``choose_typicality``,
-    on scribbles and two kinds of noise), and set its distance threshold on the held-out features. A model that answers none
-    of its training images right gets no typicality check."""
+    references from the first training images those answer right (``answered_references``), centre it or not
+    (``choose_typicality``, on scribbles and two kinds of noise), and set its distance threshold on the held-out features.
+    A model that answers none of its training images right gets no typicality check."""
     engine = TorchEngine(network.cpu())
     probs, features = readings
     labels = y_val.cpu().numpy()
     temperature = fit_temperature(probs, labels) if held_out else 1.0
     thresholds = choose_thresholds(with_temperature(probs, temperature), labels, chosen_on, temperature)
-    fit_probs, fit_features = engine.run(fit[0].cpu().numpy())
-    references = fit_features[answered_right(with_temperature(fit_probs, temperature), fit[1].cpu().numpy(), thresholds)]
+    references = answered_references(engine, fit, thresholds, reference_count(network.feature_widths))
     if len(references) == 0:  # a model too unsure to answer any of its training images answers next to nothing: no check to add
         return DecisionRule(thresholds, None)
     outliers = [engine.features(x) for x in outliers_for(network)]
