@@ -27,7 +27,8 @@ from mnistlab.data.preprocess import prepare_images
 from mnistlab.errors import MnistlabError
 from mnistlab.prediction.decision import (DecisionRule, Thresholds, answered_shares, choose_typicality, fit_typicality, load_rule, save_rule,
                                          smallest_threshold)
-from mnistlab.prediction.calibrate import OUTLIERS, OUTLIERS_SEED, calibrate_run, choice_outliers
+from mnistlab.prediction import calibrate
+from mnistlab.prediction.calibrate import OUTLIERS, OUTLIERS_SEED, answered_references, calibrate_run, choice_outliers
 from mnistlab.prediction.engines import OnnxEngine, TorchEngine
 from mnistlab.training.progress import Progress
 from mnistlab.prediction.abstention import photo_of
@@ -182,8 +183,29 @@ def test_a_training_image_the_model_is_unsure_of_vouches_for_nothing(cnn_run, mn
     fit_x, fit_y = torch.cat([scribble, x[:2000]]), torch.cat([label, y[:2000]])
     rule = calibrate_run(network, fit_x, fit_y, x[2000:], y[2000:], seed=0)
     _, features = TorchEngine(network).run(scribble.numpy())
-    assert len(rule.typicality.references) < 2001  # the scribble is not among them, nor the digits the model gets wrong
-    assert rule.typicality.distances(features)[0] > rule.thresholds.distance
+    assert rule.typicality.distances(features)[0] > rule.thresholds.distance  # so it is not among the references
+
+
+def test_the_references_are_the_first_training_images_the_model_answers_right(cnn_run, mnist, monkeypatch) -> None:
+    class CountingEngine(TorchEngine):
+        read = 0
+
+        def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            self.read += len(images)
+            return super().run(images)
+
+    x = prepare_images(mnist.x_train[:1000], 255, flat=False)
+    labels = mnist.y_train[:1000].astype(np.int64)
+    labels[::4] = (labels[::4] + 1) % 10  # every fourth image labelled a class it is not
+    probabilities, features = TorchEngine(cnn_run.network).run(x.numpy())
+    confidence = probabilities.max(axis=1)
+    thresholds = Thresholds(float(np.median(confidence)), 0.0, None)  # half the images below the confidence threshold
+    right = np.flatnonzero((probabilities.argmax(axis=1) == labels) & (confidence >= thresholds.confidence))
+    monkeypatch.setattr(calibrate, "REFERENCE_BATCH", 64)
+    engine = CountingEngine(cnn_run.network)
+    found = answered_references(engine, (x, torch.from_numpy(labels)), thresholds, most=100)
+    assert np.allclose(found, features[right[:100]], atol=1e-5)  # in order, the unsure and the mislabelled left out
+    assert engine.read == 64 * (right[99] // 64 + 1)  # read up to the batch holding the 100th, no further
 
 
 def test_the_check_is_chosen_on_each_kind_of_non_digit_on_its_own() -> None:

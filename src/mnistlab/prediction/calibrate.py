@@ -25,7 +25,7 @@ from mnistlab.data.split import stratified_holdout
 from mnistlab.evaluation.calibration import fit_temperature, with_temperature
 from mnistlab.models.network import Network
 from mnistlab.models.zoo import image_shape_for
-from mnistlab.prediction.decision import (RULE_FILE, DecisionRule, Thresholds, answered_right, choose_thresholds, choose_typicality,
+from mnistlab.prediction.decision import (RULE_FILE, DecisionRule, Thresholds, choose_thresholds, choose_typicality, confidently_right,
                                           reference_count, rule_damaged, save_rule, with_distance)
 from mnistlab.prediction.engines import TorchEngine
 from mnistlab.runs.store import Run
@@ -59,7 +59,7 @@ def answered_references(engine: TorchEngine, fit: tuple[torch.Tensor, torch.Tens
     for start in range(0, len(fit[0]), REFERENCE_BATCH):
         images, labels = (t[start : start + REFERENCE_BATCH].cpu().numpy() for t in fit)
         probabilities, features = engine.run(images)
-        found.append(features[answered_right(with_temperature(probabilities, thresholds.temperature), labels, thresholds)])
+        found.append(features[confidently_right(with_temperature(probabilities, thresholds.temperature), labels, thresholds)])
         if sum(map(len, found)) >= most:
             break
     return np.concatenate(found)[:most]
