@@ -247,6 +247,8 @@ def test_the_typicality_check_is_centred_where_that_answers_fewer_non_digits(tmp
     save_file({"references": plain.references.astype(np.float16), "centre": np.zeros(7, np.float16)}, str(tmp_path / "decision.safetensors"))
     with pytest.raises(MnistlabError, match="a centre of shape \\(7,\\) for 8 features"):
         load_rule(tmp_path)
+    save_rule(tmp_path, DecisionRule(Thresholds(0.9, 0.5, None), None))  # a rule without the check, over one with it
+    assert load_rule(tmp_path).typicality is None and not (tmp_path / "decision.safetensors").exists()
 
 
 def test_an_ensembles_typicality_check_weighs_every_member_alike(tmp_path: Path) -> None:
@@ -335,6 +337,10 @@ def test_a_damaged_decision_file_is_one_line_that_says_how_to_mend_it(capsys, cn
     (copy / "decision.safetensors").write_bytes(b"truncated")
     assert main(["predict", str(copy), str(photo_dir / "000-*")]) == 2
     assert "decision.safetensors is damaged" in capsys.readouterr().err
+    (copy / "decision.safetensors").unlink()  # a distance threshold without its references is no rule to answer by
+    assert main(["predict", str(copy), str(photo_dir / "000-*")]) == 2
+    err = capsys.readouterr().err
+    assert "has a distance threshold but no typicality references" in err and len(err.strip().splitlines()) == 1, err
     assert main(["thresholds", str(copy)]) == 0  # the mend it names works
     assert "The saved decision rule was damaged. Decision thresholds chosen on training images" in capsys.readouterr().out
     assert main(["predict", str(copy), str(photo_dir / "000-*")]) == 0

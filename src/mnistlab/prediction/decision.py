@@ -229,7 +229,11 @@ class DecisionRule:
 
 
 def save_rule(run_path: Path, rule: DecisionRule) -> None:
-    if rule.typicality is not None:
+    """Write the rule's thresholds and, when it has a typicality check, its references; a rule without one removes the
+    references an earlier rule left, so that they cannot be read back as this rule's."""
+    if rule.typicality is None:
+        (run_path / STATS_FILE).unlink(missing_ok=True)
+    else:
         arrays = {name: getattr(rule.typicality, name).astype(np.float16) for name in ("references", "centre")}
         arrays["widths"] = np.array(rule.typicality.widths, np.int64)
         write_with(run_path / STATS_FILE, lambda tmp: save_file(arrays, str(tmp)))
@@ -253,23 +257,26 @@ def load_rule(run_path: Path) -> DecisionRule:
         thresholds = _checked(Thresholds(**json.loads(path.read_text(encoding="utf-8"))))
     except (json.JSONDecodeError, TypeError) as exc:
         raise MnistlabError(f"{path} is damaged ({exc}); recompute it with `mnistlab thresholds {run_path}`") from None
-    typicality = None
-    if (run_path / STATS_FILE).is_file():
-        try:
-            arrays = load_file(str(run_path / STATS_FILE))
-            references = arrays["references"]
-            if references.ndim != 2:
-                raise ValueError(f"references of shape {references.shape}, not (images, features)")
-            centre = arrays.get("centre", np.zeros(references.shape[1], np.float16))  # a rule saved before centring: as they are
-            if centre.shape != references.shape[1:]:
-                raise ValueError(f"a centre of shape {centre.shape} for {references.shape[1]} features")
-            widths = tuple(int(w) for w in arrays.get("widths", np.array(references.shape[1:])).reshape(-1))  # a rule saved before ensembles had blocks: one
-            if sum(widths) != references.shape[1] or min(widths) < 1:
-                raise ValueError(f"feature blocks of widths {widths} for {references.shape[1]} features")
-            typicality = Typicality(references.astype(np.float32), centre.astype(np.float32), widths)
-        except (SafetensorError, OSError, KeyError, ValueError) as exc:  # KeyError: an older mnistlab's statistics
-            raise MnistlabError(f"{run_path / STATS_FILE} is damaged or from an older mnistlab ({exc!r}); "
-                                f"recompute it with `mnistlab thresholds {run_path}`") from None
+    if thresholds.distance is None:  # a rule without a typicality check (references an older mnistlab left are not its own)
+        return DecisionRule(thresholds, None)
+    if not (run_path / STATS_FILE).is_file():
+        raise MnistlabError(f"{run_path} has a distance threshold but no typicality references ({STATS_FILE}); "
+                            f"recompute them with `mnistlab thresholds {run_path}`")
+    try:
+        arrays = load_file(str(run_path / STATS_FILE))
+        references = arrays["references"]
+        if references.ndim != 2:
+            raise ValueError(f"references of shape {references.shape}, not (images, features)")
+        centre = arrays.get("centre", np.zeros(references.shape[1], np.float16))  # a rule saved before centring: as they are
+        if centre.shape != references.shape[1:]:
+            raise ValueError(f"a centre of shape {centre.shape} for {references.shape[1]} features")
+        widths = tuple(int(w) for w in arrays.get("widths", np.array(references.shape[1:])).reshape(-1))  # a rule saved before ensembles had blocks: one
+        if sum(widths) != references.shape[1] or min(widths) < 1:
+            raise ValueError(f"feature blocks of widths {widths} for {references.shape[1]} features")
+        typicality = Typicality(references.astype(np.float32), centre.astype(np.float32), widths)
+    except (SafetensorError, OSError, KeyError, ValueError) as exc:  # KeyError: an older mnistlab's statistics
+        raise MnistlabError(f"{run_path / STATS_FILE} is damaged or from an older mnistlab ({exc!r}); "
+                            f"recompute it with `mnistlab thresholds {run_path}`") from None
     return DecisionRule(thresholds, typicality)
 
 
