@@ -80,10 +80,13 @@ def test_an_ensemble_is_the_mean_of_its_members(capsys, tmp_path: Path, members,
 
 
 def test_members_with_their_own_splits_choose_on_training_images(tmp_path: Path, members, data_dir) -> None:
-    a, _, c = members
-    assert main(["ensemble", str(a.path), str(c.path), "--out", str(tmp_path / "ac")]) == 0
-    rule = load_rule(tmp_path / "ac")
-    assert "seen in training" in rule.thresholds.chosen_on and rule.thresholds.temperature == 1.0  # c trained on a's held-out images
+    _, b, c = members
+    assert main(["ensemble", str(b.path), str(c.path), "--out", str(tmp_path / "bc")]) == 0
+    rule = load_rule(tmp_path / "bc")
+    assert "seen in training" in rule.thresholds.chosen_on and rule.thresholds.temperature == 1.0  # c trained on b's held-out images
+    (tmp_path / "bc" / "decision.json").unlink()  # chosen again (`mnistlab thresholds`), the rule is the one chosen first
+    assert main(["thresholds", str(tmp_path / "bc")]) == 0
+    assert load_rule(tmp_path / "bc").thresholds == rule.thresholds
 
 
 def test_an_ensemble_exports_as_one_onnx_graph(tmp_path: Path, members, mnist, data_dir) -> None:

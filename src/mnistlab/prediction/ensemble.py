@@ -66,14 +66,15 @@ def make_ensemble(runs: list[Run], out: str | Path, tta: bool = False, dataset: 
                                 "be trained with mirror images or all without")
     network = Ensemble([r.network for r in runs], tta=tta, mirror=first.config.mirrored).eval()
     dataset = dataset or load_dataset(first.config.dataset, data_dir)
-    config = replace(first.config, name=f"ensemble-{len(runs)}" + ("-tta" if tta else ""))
     held_out = shared_holdout(runs)
-    data = to_tensors(dataset.first(config.limit), network.flat_input, config.validation if held_out else "none", config.holdout_seed)
+    # without images every member held out, the ensemble has no validation split, and says so to whoever chooses its rule again
+    config = replace(first.config, name=f"ensemble-{len(runs)}" + ("-tta" if tta else ""), validation=first.config.validation if held_out else "none")
+    data = to_tensors(dataset.first(config.limit), network.flat_input, config.validation, config.holdout_seed)
     # Each image set is read once (with TTA, 25 or 50 times over per member): the validation images serve the rule and the
     # metrics, the test images the metrics and the calibration error.
     engine = TorchEngine(network)
     val = engine.run(data.x_val.numpy()) if held_out else None
-    rule = calibrate_run(network, data.x_train, data.y_train, data.x_val, data.y_val, config.holdout_seed, val_readings=val)
+    rule = calibrate_run(network, data.x_train, data.y_train, data.x_val, data.y_val, config.seed, val_readings=val)  # as calibrate_saved_run
     test_probabilities = engine.run(prepare_images(dataset.x_test, dataset.max_value, network.flat_input).numpy())[0]
     sample = slice(TRAIN_ACCURACY_IMAGES)
     train_loss, train_accuracy = evaluate_tensors(network, data.x_train[sample], data.y_train[sample])
