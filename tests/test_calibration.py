@@ -19,6 +19,7 @@ from mnistlab.prediction.engines import TorchEngine
 from mnistlab.prediction.predictor import Predictor
 from mnistlab.data.preprocess import prepare_images
 from mnistlab.training.progress import Progress
+from mnistlab.viz.run_figures import reliability_diagram
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -33,6 +34,17 @@ def test_ece_and_bins_by_hand() -> None:
     assert bins.counts.tolist() == [0, 0, 0, 0, 0, 2, 0, 0, 2, 0]  # 0.6 falls in (0.5, 0.6], 0.9 in (0.8, 0.9]
     assert bins.accuracy[5] == 1.0 and bins.accuracy[8] == 0.5
     assert expected_calibration_error(probabilities, labels, bins=10) == pytest.approx((2 * 0.4 + 2 * 0.4) / 4)
+
+
+def test_the_reliability_diagram_says_how_many_images_each_bin_holds() -> None:
+    # one image at 0.6, always right, beside 1000 at 0.9, 90% right: its bar is as tall as theirs, and only the counts tell them apart
+    probabilities = np.array([[0.4, 0.6]] + [[0.9, 0.1]] * 1000)
+    labels = np.array([1] + [0] * 900 + [1] * 100)
+    bins = reliability(probabilities, labels, bins=10)
+    figure = reliability_diagram([("as trained", bins)])
+    accuracy_ax, counts_ax = figure.axes
+    assert [bar.get_height() for bar in accuracy_ax.patches[:2]] == pytest.approx([1.0, 0.9])
+    assert [bar.get_height() for bar in counts_ax.patches] == [1, 1000] and counts_ax.get_yscale() == "log"
 
 
 def test_temperature_scaling_recovers_a_known_temperature_and_keeps_the_winner() -> None:

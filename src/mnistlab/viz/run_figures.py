@@ -96,9 +96,11 @@ def confidence_histogram(analysis: Analysis):
 
 
 def reliability_diagram(panels: list[tuple[str, Reliability]]):
-    """Accuracy against confidence per bin, one panel per (title, reliability); a calibrated model sits on the diagonal."""
-    fig = figure(5.2 * len(panels), 4.6)
-    for ax, (title, bins) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+    """Accuracy against confidence per bin, one panel per (title, reliability); a calibrated model sits on the diagonal. Under
+    each, the images in every bin (log scale): a bin of a handful of images draws as tall a gap as one of thousands."""
+    fig = figure(5.2 * len(panels), 5.8)
+    rows = fig.subplots(2, len(panels), squeeze=False, sharex=True, gridspec_kw={"height_ratios": [4, 1]})
+    for ax, counts_ax, (title, bins) in zip(rows[0], rows[1], panels):
         centers, width = (bins.edges[:-1] + bins.edges[1:]) / 2, bins.edges[1] - bins.edges[0]
         used = bins.counts > 0
         ax.bar(centers[used], bins.accuracy[used], width=width * 0.95, color="tab:blue", alpha=0.8, label="accuracy in the bin")
@@ -109,9 +111,13 @@ def reliability_diagram(panels: list[tuple[str, Reliability]]):
         ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.set_xlabel("confidence (top probability)")
         ax.set_ylabel("accuracy")
         ax.set_title(f"{title}: ECE {bins.ece:.4f}")
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
+        counts_ax.bar(centers[used], bins.counts[used], width=width * 0.95, color="tab:gray")
+        counts_ax.set_yscale("log")
+        counts_ax.set_ylabel("images")
+        counts_ax.set_xlabel("confidence (top probability)")
+        counts_ax.grid(alpha=0.3)
     return fig
