@@ -12,7 +12,7 @@ from mnistlab.config import AUGMENT_DEFAULTS, SPEEDUP_DEFAULTS
 from mnistlab.training.augment import Augmentation
 from mnistlab.training.interrupt import StopFlag
 from mnistlab.training.flat import flatten_parameters, unflatten_parameters
-from mnistlab.training.loop import Optimization, evaluate_tensors, fit
+from mnistlab.training.loop import Optimization, evaluate_tensors, fit, train_step
 from mnistlab.training.optimizers import make_optimizer
 from mnistlab.training.progress import Progress
 from mnistlab.data.preprocess import prepare_images, to_tensors
@@ -190,10 +190,40 @@ def test_training_with_weight_decay_ends_with_smaller_weights(tmp_path: Path, di
     assert norms[1] < 0.8 * norms[0]
 
 
+def test_label_smoothing_trains_towards_keras_smoothed_targets() -> None:
+    # Keras's CategoricalCrossentropy(label_smoothing=s): targets 1 - s + s / K on the label, s / K elsewhere.
+    torch.manual_seed(0)
+    x, y = torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    for smoothing in (0.0, 0.3):
+        network = torch.nn.Linear(4, 3)
+        logits = network(x).detach()
+        targets = torch.nn.functional.one_hot(y, 3) * (1 - smoothing) + smoothing / 3
+        expected_loss = -(targets * logits.log_softmax(1)).sum(1).mean()
+        expected_step = (logits.softmax(1) - targets).T @ x / len(x)  # the mean loss's gradient for the weights
+        weights = network.weight.detach().clone()
+        optimizer = torch.optim.SGD(network.parameters(), lr=1.0)
+        summed, _ = train_step(network, x, y, optimizer, None, label_smoothing=smoothing)
+        torch.testing.assert_close(summed / len(y), expected_loss)
+        torch.testing.assert_close(weights - network.weight.detach(), expected_step)
+
+
+def test_a_run_trained_with_label_smoothing_is_never_sure(tmp_path: Path, digits) -> None:
+    # Smoothing 0.9 over 10 classes makes the best answer 0.19 on the label and 0.09 on every other class.
+    top = {}
+    for smoothing in (0.0, 0.9):
+        run = train(digits_config(label_smoothing=smoothing, epochs=5), out=tmp_path / str(smoothing), progress=QUIET, dataset=digits)
+        assert run.config.label_smoothing == smoothing
+        with torch.no_grad():
+            logits = run.network.eval()(prepare_images(digits.x_train[:500], digits.max_value, flat=True))
+        top[smoothing] = logits.softmax(1).max(1).values.mean().item()
+    assert top[0.0] > 0.8 and top[0.9] < 0.3
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
         ({"weight_decay": -0.1}, "weight_decay must be zero or a positive number"),
+        ({"label_smoothing": 1.0}, "label_smoothing must be at least 0 and below 1"),
         ({"optimizer": "adagrad"}, "optimizer must be one of sgd, rmsprop, adam"),
         ({"schedule": "onecycle", "lr": 0.01}, "give its peak as peak_lr"),
         ({"peak_lr": 0.01}, "with a constant schedule give lr"),

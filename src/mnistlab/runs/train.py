@@ -96,6 +96,7 @@ def train(
         autocast_dtype(config.precision, device, convolutional=not network.flat_input),
         None if config.augment is None else Augmentation(**config.augment),
         outliers,
+        config.label_smoothing,
     )
     start, others = time.perf_counter(), FreeCores()
     with graceful_interrupt() as stop:

@@ -24,7 +24,7 @@ def reduced_precision(device: torch.device, dtype: torch.dtype | None) -> torch.
 def train_step(
     forward: Callable[[torch.Tensor], torch.Tensor], xb: torch.Tensor, yb: torch.Tensor,
     optimizer: torch.optim.Optimizer, autocast: torch.dtype | None, weight: float | None = None,
-    outliers: OutlierExposure | None = None,
+    outliers: OutlierExposure | None = None, label_smoothing: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step on a batch (forward autocast to ``autocast`` if given); the batch's summed loss and fp32 logits.
 
@@ -32,15 +32,16 @@ def train_step(
     batch: training/distributed.py) its summed loss times ``weight``. With ``outliers``, the
     rows of ``xb`` after the ``len(yb)`` labelled ones are scribbles, and their uniform-target
     loss is added (training/outliers.py); the returned loss and logits are the labelled rows'.
+    ``label_smoothing`` s trains towards 1 - s on each label plus s / classes on every class.
     Gradients are zeroed in place, not set to None, as parameters in one flat buffer need (training/flat.py)."""
     with reduced_precision(xb.device, autocast):
         everything = forward(xb).float()
     logits = everything[: len(yb)]
     if weight is None:
-        loss = F.cross_entropy(logits, yb)
+        loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
         summed = loss.detach() * len(yb)
     else:
-        summed = F.cross_entropy(logits, yb, reduction="sum")
+        summed = F.cross_entropy(logits, yb, reduction="sum", label_smoothing=label_smoothing)
         loss, summed = summed * weight, summed.detach()
     if outliers is not None:  # their mean, or under torchrun this rank's part of the global mean
         unsure = uniform_cross_entropy(everything[len(yb) :])
@@ -75,13 +76,14 @@ def evaluate_tensors(
 class Optimization:
     """How each batch moves the network: the optimizer and, where set, its per-step schedule, the
     forward pass's autocast dtype (bf16; weights, gradients and the loss stay fp32) and the
-    on-the-fly augmentation, and the scribbles of outlier exposure."""
+    on-the-fly augmentation, the scribbles of outlier exposure, and the label smoothing of the targets."""
 
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
     autocast: torch.dtype | None = None
     augmentation: Augmentation | None = None
     outliers: OutlierExposure | None = None
+    label_smoothing: float = 0.0
 
 
 @dataclass
@@ -128,7 +130,9 @@ def fit(
                 xb = torch.cat([xb, optimization.outliers.batch(len(xb))])
             if augmentation is not None:
                 xb = augmentation(xb.view(len(xb), 1, *data.image_shape)).view(xb.shape)
-            summed_loss, logits = train_step(forward, xb, yb, optimization.optimizer, autocast, weight, optimization.outliers)
+            summed_loss, logits = train_step(
+                forward, xb, yb, optimization.optimizer, autocast, weight, optimization.outliers, optimization.label_smoothing
+            )
             if optimization.scheduler is not None:
                 optimization.scheduler.step()
             loss_sum += summed_loss
