@@ -121,7 +121,8 @@ class WeightAverage:
         if not self.averages:
             self.averages = [p.detach().clone() for p in self.params]
         else:
-            torch._foreach_lerp_(self.averages, [p.detach() for p in self.params], 1 - self.momentum)
+            for p, average in zip(self.params, self.averages):
+                average.lerp_(p.detach(), 1 - self.momentum)
 
     @torch.no_grad()
     def finalize(self) -> None:
