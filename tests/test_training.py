@@ -7,14 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistlab import MnistlabError, TrainConfig, load_dataset, load_run, train
+from mnistlab import MnistlabError, TrainConfig, load_dataset, train
 from mnistlab.config import AUGMENT_DEFAULTS, SPEEDUP_DEFAULTS
 from mnistlab.training.augment import Augmentation
-from mnistlab.training.callbacks import Callback
 from mnistlab.training.interrupt import StopFlag
 from mnistlab.training.flat import flatten_parameters, unflatten_parameters
 from mnistlab.training.loop import Optimization, evaluate_tensors, fit, train_step
-from mnistlab.training.optimizers import WeightAverage, make_optimizer
+from mnistlab.training.optimizers import make_optimizer
 from mnistlab.training.progress import Progress
 from mnistlab.data.preprocess import prepare_images, to_tensors
 from mnistlab import device
@@ -220,42 +219,10 @@ def test_a_run_trained_with_label_smoothing_is_never_sure(tmp_path: Path, digits
     assert top[0.0] > 0.8 and top[0.9] < 0.3
 
 
-def test_the_weight_average_is_the_keras_ema_of_every_step_and_replaces_the_weights_at_the_end(digits) -> None:
-    torch.manual_seed(0)
-    network = build_model("mlp-128-64-32", image_shape=(8, 8))
-    optimizer = make_optimizer("adam", network.parameters())
-    after_each_step = []
-
-    class Record(Callback):
-        def on_batch_end(self, *_) -> None:
-            after_each_step.append(torch.cat([p.detach().flatten() for p in network.parameters()]).clone())
-
-    average = WeightAverage(network.parameters(), momentum=0.9)
-    fit(network, to_tensors(digits, flat=True), Optimization(optimizer, average=average), epochs=1, batch_size=256, callbacks=[Record()])
-    expected = after_each_step[0]
-    for weights in after_each_step[1:]:
-        expected = 0.9 * expected + 0.1 * weights
-    assert len(after_each_step) == 7  # 1617 training images in batches of 256
-    final = torch.cat([p.detach().flatten() for p in network.parameters()])
-    torch.testing.assert_close(final, expected)
-    assert not torch.equal(final, after_each_step[-1])
-
-
-def test_a_weight_average_trains_as_without_and_saves_the_average(tmp_path: Path, digits) -> None:
-    plain = train(digits_config(epochs=2), out=tmp_path / "plain", progress=QUIET, dataset=digits)
-    averaged = train(digits_config(epochs=2, ema_momentum=0.99), out=tmp_path / "averaged", progress=QUIET, dataset=digits)
-    assert averaged.history == [{**row, "seconds": mine["seconds"]} for row, mine in zip(plain.history, averaged.history)]
-    assert averaged.config.ema_momentum == 0.99
-    saved = load_run(tmp_path / "averaged").network.state_dict()
-    assert all(torch.equal(saved[k], v) for k, v in averaged.network.state_dict().items())
-    assert not torch.equal(saved["layers.0.weight"], plain.network.state_dict()["layers.0.weight"])
-
-
 @pytest.mark.parametrize(
     ("values", "message"),
     [
         ({"weight_decay": -0.1}, "weight_decay must be zero or a positive number"),
-        ({"ema_momentum": 1.0}, "ema_momentum must be above 0 and below 1"),
         ({"label_smoothing": 1.0}, "label_smoothing must be at least 0 and below 1"),
         ({"optimizer": "adagrad"}, "optimizer must be one of sgd, rmsprop, adam"),
         ({"schedule": "onecycle", "lr": 0.01}, "give its peak as peak_lr"),

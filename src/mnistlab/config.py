@@ -59,8 +59,6 @@ class TrainConfig:
                                                             "by learning rate x weight_decay of itself; 0: none"))
     label_smoothing: float = field(default=0.0, metadata=_help("Keras's label smoothing: train towards 1 - s on the true class plus s / classes "
                                                                "on every class; 0: none, the notebooks' one-hot targets"))
-    ema_momentum: float | None = field(default=None, metadata=_help("Keras's use_ema: keep a moving average of the weights, moved "
-                                                                     "1 - m of the way to them each step, and end with it; none: off"))
     batch_size: int = field(default=64, metadata=_help("images per gradient step"))
     epochs: int = field(default=5, metadata=_help("passes over the training set"))
     validation: str | float = field(default="test", metadata=_help("'test' (as the notebooks), 'none', or a held-out fraction of train such as 0.1"))
@@ -97,8 +95,6 @@ class TrainConfig:
             raise MnistlabError(f"weight_decay must be zero or a positive number, got {self.weight_decay!r}")
         if not is_number(self.label_smoothing) or not 0 <= self.label_smoothing < 1:
             raise MnistlabError(f"label_smoothing must be at least 0 and below 1, got {self.label_smoothing!r}")
-        if self.ema_momentum is not None and (not is_number(self.ema_momentum) or not 0 < self.ema_momentum < 1):
-            raise MnistlabError(f"ema_momentum must be above 0 and below 1 (Keras's 0.99, say), got {self.ema_momentum!r}")
         if self.schedule == "constant" and self.peak_lr is not None:
             raise MnistlabError("peak_lr is the top of a onecycle schedule; with a constant schedule give lr")
         if self.schedule == "onecycle" and self.lr is not None:

@@ -30,7 +30,7 @@ from mnistlab.training.early_stopping import EarlyStopping
 from mnistlab.training.interrupt import graceful_interrupt
 from mnistlab.training.loop import Optimization, evaluate_tensors, fit
 from mnistlab.training.outliers import outlier_exposure
-from mnistlab.training.optimizers import WeightAverage, make_optimizer, make_schedule
+from mnistlab.training.optimizers import make_optimizer, make_schedule
 from mnistlab.training.progress import Progress, default_progress
 
 
@@ -97,7 +97,6 @@ def train(
         None if config.augment is None else Augmentation(**config.augment),
         outliers,
         config.label_smoothing,
-        None if config.ema_momentum is None else WeightAverage(prepared.optimized, config.ema_momentum),
     )
     start, others = time.perf_counter(), FreeCores()
     with graceful_interrupt() as stop:

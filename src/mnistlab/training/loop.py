@@ -13,7 +13,6 @@ from mnistlab.data.preprocess import Tensors
 from mnistlab.training.augment import Augmentation
 from mnistlab.training.callbacks import Callback
 from mnistlab.training.distributed import Group, my_share, same_order, summed, wrap
-from mnistlab.training.optimizers import WeightAverage
 from mnistlab.training.outliers import OutlierExposure, uniform_cross_entropy
 
 
@@ -77,8 +76,7 @@ def evaluate_tensors(
 class Optimization:
     """How each batch moves the network: the optimizer and, where set, its per-step schedule, the
     forward pass's autocast dtype (bf16; weights, gradients and the loss stay fp32) and the
-    on-the-fly augmentation, the scribbles of outlier exposure, the label smoothing of the targets,
-    and the moving average of the weights that replaces them at the end."""
+    on-the-fly augmentation, the scribbles of outlier exposure, and the label smoothing of the targets."""
 
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
@@ -86,7 +84,6 @@ class Optimization:
     augmentation: Augmentation | None = None
     outliers: OutlierExposure | None = None
     label_smoothing: float = 0.0
-    average: WeightAverage | None = None
 
 
 @dataclass
@@ -109,8 +106,7 @@ def fit(
     """Train for ``epochs`` over shuffled batches of ``data.x_train``, validating after each epoch.
 
     Randomness (shuffling, dropout, augmentation) comes from torch's global generator, so
-    seeding it beforehand makes a run repeatable on the same device. Validation after each epoch
-    sees the weights as trained, and a weight average replaces them only at the end. ``callbacks`` watch each
+    seeding it beforehand makes a run repeatable on the same device. ``callbacks`` watch each
     batch and epoch (training/callbacks.py), and any of them can stop training. With a
     ``group`` (under torchrun) each rank takes its slice of every batch (training/distributed.py).
     """
@@ -139,8 +135,6 @@ def fit(
             )
             if optimization.scheduler is not None:
                 optimization.scheduler.step()
-            if optimization.average is not None:
-                optimization.average.update()
             loss_sum += summed_loss
             correct += (logits.detach().argmax(1) == yb).sum()
             seen += len(index)
@@ -159,8 +153,6 @@ def fit(
             result.status = next(s for s in stops if s)
         if result.status != "completed":
             break
-    if optimization.average is not None:  # before the callbacks, as Keras: early stopping may restore other weights
-        optimization.average.finalize()
     for callback in callbacks:
         callback.on_train_end(network)
     return result

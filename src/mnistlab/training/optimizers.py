@@ -13,8 +13,7 @@ So ``rmsprop`` and ``adam`` here are small optimizers written from Keras's updat
 other settings in ``config.OPTIMIZER_DEFAULTS``.
 
 All three take Keras's ``weight_decay``: decoupled from the gradient (as AdamW), each step first
-shrinks every weight by ``lr * weight_decay`` of itself, then applies the update. ``WeightAverage``
-is Keras's ``use_ema``: a moving average of the weights that replaces them when training ends.
+shrinks every weight by ``lr * weight_decay`` of itself, then applies the update.
 """
 
 from __future__ import annotations
@@ -104,30 +103,6 @@ class KerasAdam(torch.optim.Optimizer):
                 v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
                 alpha = group["lr"] * (1 - beta2**t) ** 0.5 / (1 - beta1**t)
                 p.addcdiv_(m, v.sqrt().add_(group["eps"]), value=-alpha)
-
-
-class WeightAverage:
-    """Keras's ``use_ema`` with ``ema_momentum``: after every step the average moves ``1 - momentum`` of the way
-    to the weights (the first step sets it to them), and ``finalize`` writes it into the weights. As in Keras,
-    only the trained weights are averaged: batch norm's moving statistics stay the last step's."""
-
-    def __init__(self, params: Iterable[torch.Tensor], momentum: float) -> None:
-        self.params = list(params)
-        self.momentum = momentum
-        self.averages: list[torch.Tensor] = []
-
-    @torch.no_grad()
-    def update(self) -> None:
-        if not self.averages:
-            self.averages = [p.detach().clone() for p in self.params]
-        else:
-            for p, average in zip(self.params, self.averages):
-                average.lerp_(p.detach(), 1 - self.momentum)
-
-    @torch.no_grad()
-    def finalize(self) -> None:
-        for p, average in zip(self.params, self.averages):
-            p.copy_(average)
 
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"sgd": KerasSGD, "rmsprop": KerasRMSprop, "adam": KerasAdam}
