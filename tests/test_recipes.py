@@ -64,7 +64,7 @@ def test_notebook_settings_that_keras_leaves_implicit() -> None:
     stopping = load_recipe("004-fashion-mlp-dropout").config.resolved().early_stopping
     assert stopping == {"monitor": "loss", "patience": 3, "min_delta": 0.0, "restore_best_weights": True}
     augment = load_recipe("003-cnn-bn-augmented").config.resolved().augment
-    assert augment == {"rotation": 8.0, "shift": 0.08, "shear": 0.3, "zoom": 0.08, "horizontal_flip": False}
+    assert augment == {"rotation": 8.0, "shift": 0.08, "shear": 0.3, "zoom": 0.08, "horizontal_flip": False, "whole_pixel_shifts": False}
     assert [load_recipe(f"003-mlp-batch-{b}").config.batch_size for b in (32, 10000)] == [32, 10000]
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mnistlab import MnistlabError, TrainConfig, load_dataset, train
 from mnistlab.config import AUGMENT_DEFAULTS, SPEEDUP_DEFAULTS
@@ -115,6 +117,28 @@ def test_horizontal_flip_mirrors_about_half_the_images() -> None:
     kept = [torch.allclose(f, i, atol=1e-5) for f, i in zip(flipped, images)]
     assert all(m != k for m, k in zip(mirrored, kept))  # each image is itself or its mirror, nothing in between
     assert 70 < sum(mirrored) < 130
+
+
+def whole_pixel_shift_of(image: torch.Tensor, original: torch.Tensor) -> tuple[int, int, bool] | None:
+    """(rows, columns, mirrored) of the whole-pixel shift (edges filled with the nearest pixel) that gives ``image``, if any."""
+    for mirrored in (False, True):
+        padded = F.pad((original.flip(-1) if mirrored else original)[None], (4, 4, 4, 4), mode="replicate")[0]
+        for rows, columns in itertools.product(range(-4, 5), repeat=2):
+            if torch.allclose(padded[..., 4 - rows : 32 - rows, 4 - columns : 32 - columns], image, atol=1e-5):
+                return rows, columns, mirrored
+    return None
+
+
+def test_whole_pixel_shifts_move_images_by_whole_pixels_and_keep_them_sharp() -> None:
+    torch.manual_seed(0)
+    images = torch.rand(64, 1, 28, 28)  # every pixel different: a blend of neighbours is no shift
+    whole = Augmentation(rotation=0, shift=0.08, shear=0, zoom=0, horizontal_flip=True, whole_pixel_shifts=True)(images)
+    found = [whole_pixel_shift_of(w, i) for w, i in zip(whole, images)]
+    assert None not in found
+    assert {r for r, _, _ in found} == {c for _, c, _ in found} == set(range(-2, 3))  # 0.08 of 28 pixels: up to 2 either way
+    assert {m for *_, m in found} == {False, True}
+    fractional = Augmentation(rotation=0, shift=0.08, shear=0, zoom=0)(images)
+    assert all(whole_pixel_shift_of(f, i) is None for f, i in zip(fractional, images))  # blurred between pixels
 
 
 def test_training_with_augmentation_sees_warped_images(tmp_path: Path, mnist) -> None:

@@ -29,8 +29,10 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
     "adam": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-7},
 }
 # The batch-norm notebook's (003) ImageDataGenerator ranges: degrees, fractions of a side, degrees, scale;
-# and Keras's horizontal_flip (mirror half the images: for clothes, not for digits), off there.
-AUGMENT_DEFAULTS: dict[str, float | bool] = {"rotation": 8.0, "shift": 0.08, "shear": 0.3, "zoom": 0.08, "horizontal_flip": False}
+# and Keras's horizontal_flip (mirror half the images: for clothes, not for digits), off there, as are
+# shifts by whole pixels only (sharp shifted images, where fractional ones blur by interpolation).
+AUGMENT_DEFAULTS: dict[str, float | bool] = {"rotation": 8.0, "shift": 0.08, "shear": 0.3, "zoom": 0.08, "horizontal_flip": False,
+                                            "whole_pixel_shifts": False}
 # Outlier exposure (training/outliers.py): scribbles per batch as a share of its images, the weight of
 # their loss beside the batch's, and how many different scribbles are drawn for the run.
 OUTLIER_DEFAULTS: dict[str, float | int] = {"share": 0.25, "weight": 0.5, "images": 10_000}
