@@ -160,15 +160,19 @@ def test_the_report_keeps_every_best_recipe_its_json_holds(capsys, tmp_path: Pat
 
 def test_seeds_trained_again_are_measured_in_a_new_ensemble(capsys, tmp_path: Path, data_dir: Path) -> None:
     """A recipe changed after its seeds were measured trains them again into the same folders: the ensembles of the
-    earlier trainings, left beside them, are made again from the new ones and not measured in their place."""
+    earlier trainings, left beside them, are made again from the new ones and not measured in their place, and the
+    earlier trainings' measurements leave the results file with their trials."""
     recipe, runs = tmp_path / "tiny-best.toml", tmp_path / "runs"
     recipe.write_text(RECIPE)
     command = ["accuracy", str(recipe), "--seeds", "2", "--limit", "1000", "--images", "20", "--table", str(tmp_path / "a.md"),
                "--runs-dir", str(runs)]
     assert main(command) == 0
+    first = {key.split("/")[1] for key in json.loads((tmp_path / "a.json").read_text())["measures"]}
     recipe.write_text(RECIPE.replace('optimizer = "adam"', 'optimizer = "rmsprop"'))
     assert main(command) == 0
     assert "tiny-best: measuring ensemble-0-1 ..." in capsys.readouterr().out
+    saved = json.loads((tmp_path / "a.json").read_text())
+    assert {key.split("/")[1] for key in saved["measures"]} == {t["settings"] for t in saved["trials"]} != first
     for variant in ("plain", "tta"):
         ensemble = load_file(runs / "tiny-best" / "ensemble-0-1" / variant / "model.safetensors")
         for seed in (0, 1):

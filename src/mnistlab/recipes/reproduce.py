@@ -118,6 +118,11 @@ class TrialStore:
         self.save()
 
     def save(self) -> None:
+        """Write the file, keeping only the measurements of trainings it still holds (a recipe changed and trained again
+        replaces its seeds' trials, and with them what was measured of them)."""
+        held = tuple(f"{t.recipe}/{t.settings}/" for t in self.trials)
+        self.measures = {k: v for k, v in self.measures.items() if k.startswith(held)}
+        self.stale &= self.measures.keys()
         extra = {"measures": self.measures} if self.measures else {}
         extra |= {"stale_measures": sorted(self.stale)} if self.stale else {}
         write_json(self.path, {**self.header, "trials": [asdict(t) for t in self.trials], "same_start": self.same_start, **extra})
